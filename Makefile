@@ -1,0 +1,46 @@
+# The two entry points: `make run` (the demo) and `make test` (the whole check).
+# Both create .venv and install missing Debian packages (when run as root).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEB_PACKAGES := pci.ids python3-venv
+STAMP := $(VENV)/.installed-stamp
+LAB_DIR ?= lab/demo-host
+
+.PHONY: all deps run test lint typecheck unit format clean
+
+all: test
+
+deps: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install-debian-packages
+	@scripts/install-debian-packages $(DEB_PACKAGES)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+run: deps
+	rm -rf $(LAB_DIR)
+	$(BIN)/vfplane lab make-sysfs --profile x710 --pfs 2 --vfs 8 --vfio-vfs 2 $(LAB_DIR)
+	$(BIN)/vfplane lab make-sysfs --profile cx6dx --pfs 1 --vfs 4 --numa 1 --append $(LAB_DIR)
+	$(BIN)/vfplane inventory --sysfs-root $(LAB_DIR) --config examples/demo-host.toml
+
+lint: deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: deps
+	$(BIN)/mypy
+
+unit: deps
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+format: deps
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+clean:
+	rm -rf $(VENV) lab .mypy_cache .ruff_cache .pytest_cache

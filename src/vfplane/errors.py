@@ -1,0 +1,76 @@
+"""The one exception tree of vfplane.
+
+Every error vfplane raises on purpose derives from ``VfplaneError``::
+
+    VfplaneError
+    ├── ConfigError                  bad configuration; the message names key and value
+    │   ├── InvalidDeviceSpec        a [pci] device_spec entry (Nova's PciConfigInvalidSpec,
+    │   │                            PciDeviceWrongAddressFormat, PciDeviceInvalidDeviceName,
+    │   │                            PciDeviceInvalidPFRemoteManaged, ...)
+    │   ├── InvalidAlias             a [pci] alias entry (Nova's PciInvalidAlias)
+    │   └── InvalidDeviceMapping     physical_device_mappings / exclude_devices
+    ├── InvalidPciAddress            a PCI address that does not parse
+    ├── DeviceStateError             an illegal device state transition
+    │   ├── DeviceInvalidStatus      the device is not in a status the transition starts from
+    │   ├── DeviceInvalidOwner       the device belongs to another instance
+    │   ├── DeviceVFInvalidStatus    a PF whose VFs are in use
+    │   └── DevicePFInvalidStatus    a VF whose PF is in use
+    └── HostError                    the host could not be read or changed
+        └── SysfsError               sysfs is missing or unusable at the given root
+
+This module imports nothing from the project, so every layer may import it.
+"""
+
+from __future__ import annotations
+
+
+class VfplaneError(Exception):
+    """Root of every error vfplane raises on purpose."""
+
+
+class ConfigError(VfplaneError):
+    """Configuration that cannot be used; the message names the key and the value."""
+
+
+class InvalidDeviceSpec(ConfigError):
+    """A [pci] device_spec entry is invalid."""
+
+
+class InvalidAlias(ConfigError):
+    """A [pci] alias entry is invalid."""
+
+
+class InvalidDeviceMapping(ConfigError):
+    """physical_device_mappings or exclude_devices is invalid."""
+
+
+class InvalidPciAddress(VfplaneError, ValueError):
+    """A string is not a PCI address of the form [dddd:]bb:ss.f."""
+
+
+class DeviceStateError(VfplaneError):
+    """A device state transition that the PCI device rules forbid."""
+
+
+class DeviceInvalidStatus(DeviceStateError):
+    """The device is not in a status the transition may start from."""
+
+
+class DeviceInvalidOwner(DeviceStateError):
+    """The device is claimed or allocated by another instance."""
+
+
+class DeviceVFInvalidStatus(DeviceStateError):
+    """A PF cannot be used because some of its VFs are in use."""
+
+
+class DevicePFInvalidStatus(DeviceStateError):
+    """A VF cannot be used because its PF is in use."""
+
+
+class HostError(VfplaneError):
+    """The host could not be read or changed."""
+
+
+class SysfsError(HostError):
+    """sysfs is missing or unusable at the given root."""

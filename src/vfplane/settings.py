@@ -1,0 +1,91 @@
+"""Typed settings from one TOML file plus ``VFPLANE_<SECTION>__<KEY>`` overrides.
+
+Only the CLI loads settings; everything else receives the parts it needs.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from vfplane.errors import ConfigError
+
+ENV_PREFIX = "VFPLANE_"
+
+SpecValue = str | dict[str, Any] | list[dict[str, Any]]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PciSettings(_Section):
+    """``[pci]``: Nova's device_spec and alias, as TOML tables or Nova's JSON strings."""
+
+    device_spec: list[SpecValue] = Field(default_factory=list)
+    alias: list[str | dict[str, Any]] = Field(default_factory=list)
+
+
+class AgentSettings(_Section):
+    """``[agent]``: what the host agent reads and how it maps PFs to physnets."""
+
+    host: str | None = None
+    sysfs_root: Path = Path("/")
+    physical_device_mappings: str | list[str] = Field(default_factory=list)
+    exclude_devices: str | list[str] = Field(default_factory=list)
+
+
+class Settings(_Section):
+    pci: PciSettings = Field(default_factory=PciSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (if given) and apply environment overrides; errors name the key."""
+    data: dict[str, Any] = {}
+    source = str(path) if path else "settings"
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    _apply_environment(data, environ or {})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from exc
+
+
+def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        target = data.setdefault(section, {})
+        if isinstance(target, dict):
+            target[key] = _env_value(raw)
+
+
+def _env_value(raw: str) -> Any:
+    """A TOML value when it parses as one (lists, numbers), the plain string otherwise."""
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        location = error["loc"]
+        section = f"[{location[0]}]" if location else ""
+        key = ".".join(str(part) for part in location[1:])
+        value = error.get("input")
+        problems.append(f"{section} {key}: {error['msg']} (got {value!r})".replace("  ", " "))
+    return "; ".join(problems)
