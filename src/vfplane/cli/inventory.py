@@ -29,7 +29,7 @@ def inventory(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a tree."),
 ) -> None:
     """Show the host's SR-IOV NICs, PF → VFs, with the tags device_spec gives them."""
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False, soft_wrap=True)
     with reported_errors():
         settings = load_settings(config, os.environ)
         reader = SysfsReader(sysfs_root or settings.agent.sysfs_root)
@@ -47,4 +47,4 @@ def inventory(
     if as_json:
         typer.echo(json.dumps(inventory_as_json(result, names), indent=2))
         return
-    render_inventory(Console(), result, names, reader.root)
+    render_inventory(Console(emoji=False), result, names, reader.root)

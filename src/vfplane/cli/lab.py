@@ -40,7 +40,8 @@ def make_sysfs(
     """Write the sysfs tree of a host with PFS ports of a PROFILE NIC under DIRECTORY."""
     hardware = PROFILES.get(profile)
     if hardware is None:
-        raise typer.BadParameter(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        choices = ", ".join(PROFILES)
+        raise typer.BadParameter(f"unknown profile {profile!r}; choose one of {choices}")
     try:
         domain_number = int(domain, 16)
     except ValueError:

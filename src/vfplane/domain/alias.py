@@ -95,7 +95,7 @@ def _parse_one(raw: Mapping[str, object]) -> tuple[str, NumaPolicy, dict[str, st
                 f"The PCI alias {name.strip()} does not have vendor_id and product_id fields set."
             )
         if not (isinstance(value, str) and len(value) == 4 and set(value) <= _HEX4):
-            raise InvalidAlias(f"{key} {value!r} must be four hex digits such as \"8086\"")
+            raise InvalidAlias(f'{key} {value!r} must be four hex digits such as "8086"')
         spec[key] = value.lower()
     device_type = raw.get("device_type")
     if device_type is not None:

@@ -92,8 +92,7 @@ def parse_exclude_devices(
             )
         if interface not in mapped:
             raise InvalidDeviceMapping(
-                f"exclude_devices: device name {interface} is missing from "
-                "physical_device_mappings"
+                f"exclude_devices: device name {interface} is missing from physical_device_mappings"
             )
         excluded[interface] = frozenset(
             _parse_excluded_address(interface, text) for text in devices.split(";") if text.strip()

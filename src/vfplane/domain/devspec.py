@@ -235,7 +235,7 @@ def _build_entry(
 def _parse_id(raw: Mapping[str, object], key: str) -> str:
     value = raw.get(key, ANY)
     if not isinstance(value, str):
-        raise InvalidDeviceSpec(f"{key} must be a string such as \"8086\", got {value!r}")
+        raise InvalidDeviceSpec(f'{key} must be a string such as "8086", got {value!r}')
     value = value.strip()
     if value == ANY:
         return ANY
@@ -253,8 +253,8 @@ def _parse_address(value: object, warnings: list[str]) -> AddressSpec:
     if isinstance(value, Mapping):
         return RegexAddressSpec.parse(value, warnings)
     raise InvalidDeviceSpec(
-        f"address must be a string (glob form such as \"0000:3b:*.*\") or an object "
-        f"(regex form such as {{\"bus\": \"3[bc]\"}}), got {value!r}"
+        f'address must be a string (glob form such as "0000:3b:*.*") or an object '
+        f'(regex form such as {{"bus": "3[bc]"}}), got {value!r}'
     )
 
 

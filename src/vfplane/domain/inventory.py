@@ -88,8 +88,6 @@ def _classify(
     pf_ifname = device.ifname if device.dev_type is DeviceType.PF else device.pf_ifname
     notes: list[str] = []
     excluded = device.dev_type is DeviceType.VF and mappings.is_excluded(pf_ifname, device.address)
-    if excluded:
-        notes.append(f"excluded by exclude_devices for {pf_ifname}")
     if match is None:
         return InventoryEntry(device, None, excluded, tuple(notes))
     tagged = replace(device, tags=dict(match.tags))

@@ -9,7 +9,6 @@ PF has no netdev. Problems are reported, never raised, except a missing sysfs.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -81,7 +80,7 @@ class SysfsReader:
 
     def _list_addresses(self, problems: list[str]) -> list[PciAddress]:
         try:
-            names = os.listdir(self._devices_dir)
+            names = [p.name for p in self._devices_dir.iterdir()]
         except OSError as exc:
             raise SysfsError(
                 f"cannot list {self._devices_dir}: {exc.strerror}; is sysfs mounted under "
@@ -148,19 +147,19 @@ class SysfsReader:
         return base
 
     def _pending_pfs(self, devices: list[PciDevice], problems: list[str]) -> tuple[PendingPf, ...]:
-        present: dict[PciAddress, int] = {}
-        for device in devices:
-            if device.parent_addr is not None:
-                present[device.parent_addr] = present.get(device.parent_addr, 0) + 1
+        """PFs whose ``virtfn*`` links lag ``sriov_numvfs`` (Neutron bug 1831622)."""
         pending = []
         for device in devices:
             numvfs = device.sriov_numvfs or 0
-            seen = present.get(device.address, 0)
-            if device.dev_type is DeviceType.PF and numvfs > seen:
-                pending.append(PendingPf(device.address, numvfs, seen))
+            if device.dev_type is not DeviceType.PF or numvfs == 0:
+                continue
+            pf_dir = self._devices_dir / str(device.address)
+            links = sum(1 for name in _list_dir(pf_dir) if _VIRTFN_RE.match(name))
+            if numvfs > links:
+                pending.append(PendingPf(device.address, numvfs, links))
                 problems.append(
-                    f"{device.address}: sriov_numvfs is {numvfs} but {seen} VFs are present "
-                    "(VFs still appearing?)"
+                    f"{device.address}: sriov_numvfs is {numvfs} but {links} virtfn links "
+                    "exist (VFs still appearing?)"
                 )
         return tuple(pending)
 
@@ -248,7 +247,7 @@ def _numa_node(text: str | None) -> int | None:
 
 def _link_name(link: Path) -> str | None:
     try:
-        return Path(os.readlink(link)).name
+        return link.readlink().name
     except OSError:
         return None
 
@@ -270,7 +269,7 @@ def _iommu_group(link: Path) -> int | None:
 
 def _list_dir(path: Path) -> list[str]:
     try:
-        return sorted(os.listdir(path))
+        return sorted(p.name for p in path.iterdir())
     except OSError:
         return []
 

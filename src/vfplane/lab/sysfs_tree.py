@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from vfplane.domain.pci import DeviceType, PciAddress, PciDevice
@@ -119,14 +119,16 @@ class LabSysfs:
         port_dir = self.sys / "devices" / f"pci{domain:04x}:{root_bus:02x}" / str(root_port)
         self._write_function(
             port_dir,
-            _Function(root_port, "8086", "2030", numa_nodes[0], "pcieport", "8086", "0000",
-                      BRIDGE_CLASS),
+            _Function(
+                root_port, "8086", "2030", numa_nodes[0], "pcieport", "8086", "0000", BRIDGE_CLASS
+            ),
         )
         card = self._next_card_number()
         devices: list[PciDevice] = []
         for port in range(ports):
             pf = PciAddress(domain, root_bus + 1, 0, port)
-            devices.append(self._write_pf(port_dir / str(pf), profile, pf, card, numa_nodes[port]))
+            pf_device = self._write_pf(port_dir / str(pf), profile, pf, card, numa_nodes[port])
+            devices.append(replace(pf_device, sriov_numvfs=vfs))
             devices.extend(self.set_numvfs(pf, vfs, vfio_vfs=vfio_vfs))
         return devices
 
@@ -134,8 +136,15 @@ class LabSysfs:
         self, path: Path, profile: HardwareProfile, pf: PciAddress, card: int, numa_node: int
     ) -> PciDevice:
         port = pf.function
-        function = _Function(pf, profile.vendor_id, profile.pf_product_id, numa_node,
-                             profile.pf_driver, profile.vendor_id, profile.subsystem_device)
+        function = _Function(
+            pf,
+            profile.vendor_id,
+            profile.pf_product_id,
+            numa_node,
+            profile.pf_driver,
+            profile.vendor_id,
+            profile.subsystem_device,
+        )
         iommu_group = self._write_function(path, function)
         files = {
             "sriov_totalvfs": str(profile.total_vfs),
@@ -191,8 +200,15 @@ class LabSysfs:
     ) -> PciDevice:
         vf_dir = pf_dir.parent / str(vf)
         driver = VFIO_DRIVER if vfio else profile.vf_driver
-        function = _Function(vf, profile.vendor_id, profile.vf_product_id, numa_node, driver,
-                             profile.vendor_id, profile.subsystem_device)
+        function = _Function(
+            vf,
+            profile.vendor_id,
+            profile.vf_product_id,
+            numa_node,
+            driver,
+            profile.vendor_id,
+            profile.subsystem_device,
+        )
         iommu_group = self._write_function(vf_dir, function)
         _symlink(vf_dir / "physfn", pf_dir)
         _symlink(pf_dir / f"virtfn{index}", vf_dir)
@@ -286,7 +302,8 @@ class LabSysfs:
             files["phys_port_name"] = port_name
         for name, value in files.items():
             (net_dir / name).write_text(value + "\n")
-        _symlink(net_dir / "device", device_dir)
+        (net_dir / "device").unlink(missing_ok=True)
+        (net_dir / "device").symlink_to(Path("../../..") / device_dir.name)
         _symlink(self.sys / "class" / "net" / ifname, net_dir)
 
     def _free_bus(self, domain: int) -> int:
