@@ -27,8 +27,8 @@ run: deps
 	$(BIN)/vfplane inventory --sysfs-root $(LAB_DIR) --config examples/demo-host.toml
 
 lint: deps
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: deps
 	$(BIN)/mypy
@@ -39,8 +39,8 @@ unit: deps
 test: lint typecheck unit
 
 format: deps
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
 
 clean:
 	rm -rf $(VENV) lab .mypy_cache .ruff_cache .pytest_cache

@@ -5,6 +5,7 @@ Only the CLI loads settings; everything else receives the parts it needs.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -81,11 +82,23 @@ def _env_value(raw: str) -> Any:
 
 
 def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        location = error["loc"]
-        section = f"[{location[0]}]" if location else ""
-        key = ".".join(str(part) for part in location[1:])
-        value = error.get("input")
-        problems.append(f"{section} {key}: {error['msg']} (got {value!r})".replace("  ", " "))
-    return "; ".join(problems)
+    return "; ".join(_describe_one(error) for error in exc.errors())
+
+
+def _describe_one(error: Any) -> str:
+    location = [str(part) for part in error["loc"]]
+    if error["type"] == "extra_forbidden":
+        model: type[BaseModel] = Settings
+        for part in location[:-1]:
+            model = model.model_fields[part].annotation  # type: ignore[assignment]
+        known = list(model.model_fields)
+        hint = difflib.get_close_matches(location[-1], known, n=1)
+        did_you_mean = f"; did you mean '{hint[0]}'?" if hint else ""
+        if len(location) == 1:
+            return f"unknown section [{location[0]}] (known: {', '.join(known)}){did_you_mean}"
+        return (
+            f"[{location[0]}] unknown key '{'.'.join(location[1:])}' "
+            f"(known: {', '.join(known)}){did_you_mean}"
+        )
+    key = ".".join(location[1:])
+    return f"[{location[0]}] {key}: {error['msg']} (got {error.get('input')!r})"

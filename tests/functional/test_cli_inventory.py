@@ -117,7 +117,7 @@ def test_no_device_spec_means_nothing_is_assignable(vfplane: Invoke, tmp_path: P
     ("text", "message"),
     [
         ("[pci]\ndevice_spec = ['{\"address\": 5}']\n", "device_spec entry 0"),
-        ("[pci]\ndevice_specs = []\n", "[pci] device_specs: Extra inputs are not permitted"),
+        ("[pci]\ndevice_specs = []\n", "[pci] unknown key 'device_specs'"),
         ("[agent]\nexclude_devices = 'ens1f0:0000:07:00.2'\n", "missing from physical_device"),
         ("[agent]\nphysical_device_mappings = 'physnet1'\n", "invalid mapping 'physnet1'"),
         ("not toml = = =", "is not valid TOML"),

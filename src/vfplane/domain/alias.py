@@ -84,6 +84,10 @@ def _parse_one(raw: Mapping[str, object]) -> tuple[str, NumaPolicy, dict[str, st
             f"Additional properties are not allowed ({', '.join(map(repr, unknown))}); "
             f"allowed keys: {', '.join(sorted(_ALIAS_KEYS))}"
         )
+    nulls = sorted(key for key, value in raw.items() if value is None)
+    if nulls:
+        # Nova's schema types every key as a string, so null is not "absent".
+        raise InvalidAlias(f"{', '.join(nulls)} must be a string, got null")
     name = raw.get("name")
     if not isinstance(name, str) or not 1 <= len(name) <= 256:
         raise InvalidAlias(f"name must be a string of 1 to 256 characters, got {name!r}")
@@ -99,7 +103,7 @@ def _parse_one(raw: Mapping[str, object]) -> tuple[str, NumaPolicy, dict[str, st
         spec[key] = value.lower()
     device_type = raw.get("device_type")
     if device_type is not None:
-        if device_type not in {t.value for t in DeviceType}:
+        if not isinstance(device_type, str) or device_type not in {t.value for t in DeviceType}:
             choices = ", ".join(t.value for t in DeviceType)
             raise InvalidAlias(f"device_type {device_type!r} is not one of {choices}")
         spec["dev_type"] = str(device_type)
@@ -126,7 +130,7 @@ def _copy_optional(raw: Mapping[str, object], spec: dict[str, str]) -> None:
 
 
 def _parse_policy(value: object) -> NumaPolicy:
-    if value is None or value == "":
+    if value is None:
         return NumaPolicy.LEGACY
     try:
         return NumaPolicy(str(value))

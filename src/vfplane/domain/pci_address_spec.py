@@ -50,10 +50,12 @@ class GlobAddressSpec:
         parsed = {"domain": padded[0], "bus": padded[1], "slot": padded[2]}
         parsed["function"] = function.strip() or ANY
         limits = {"domain": (0xFFFF, 4), "bus": (0xFF, 2), "slot": (0x1F, 2), "function": (7, 1)}
-        for name, value in parsed.items():
-            if value != ANY:
+        # As in Nova: the function is checked first and its messages call it "func".
+        for name in ("function", "domain", "bus", "slot"):
+            if parsed[name] != ANY:
                 maximum, width = limits[name]
-                parsed[name] = parse_hex_field(name, value, maximum, width)
+                label = "func" if name == "function" else name
+                parsed[name] = parse_hex_field(label, parsed[name], maximum, width)
         return cls(**parsed)
 
     def matches(self, address: PciAddress) -> bool:
