@@ -104,7 +104,9 @@ def _parse_excluded_address(interface: str, text: str) -> PciAddress:
     try:
         return PciAddress.parse(text)
     except InvalidPciAddress as exc:
-        raise InvalidDeviceMapping(f"exclude_devices: {interface}: {exc}") from exc
+        raise InvalidDeviceMapping(
+            f"exclude_devices: {interface}: {text.strip()!r} is not a PCI address: {exc}"
+        ) from exc
 
 
 def parse_device_mappings(mappings: Items, exclude: Items = ()) -> DeviceMappings:
