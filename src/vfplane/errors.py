@@ -15,8 +15,14 @@ Every error vfplane raises on purpose derives from ``VfplaneError``::
     │   ├── DeviceInvalidOwner       the device belongs to another instance
     │   ├── DeviceVFInvalidStatus    a PF whose VFs are in use
     │   └── DevicePFInvalidStatus    a VF whose PF is in use
-    └── HostError                    the host could not be read or changed
-        └── SysfsError               sysfs is missing or unusable at the given root
+    ├── HostError                    the host could not be read or changed
+    │   └── SysfsError               sysfs is missing or unusable at the given root
+    └── ApiError                     a request that cannot be served; ``status`` is its HTTP code
+        ├── InvalidInput             400: a body or query value; the message names the field
+        ├── Unauthorized             401: no, expired, revoked or unknown token; bad password
+        ├── Forbidden                403: the caller's roles do not allow it
+        ├── NotFound                 404: no such resource, or one the caller may not see
+        └── Conflict                 409: in use, already taken, or changed meanwhile
 
 This module imports nothing from the project, so every layer may import it.
 """
@@ -74,3 +80,33 @@ class HostError(VfplaneError):
 
 class SysfsError(HostError):
     """sysfs is missing or unusable at the given root."""
+
+
+class ApiError(VfplaneError):
+    """A request that cannot be served; ``status`` is the HTTP status it maps to."""
+
+    status = 500
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind or type(self).__name__
+
+
+class InvalidInput(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409

@@ -9,7 +9,7 @@ import difflib
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,9 +40,52 @@ class AgentSettings(_Section):
     exclude_devices: str | list[str] = Field(default_factory=list)
 
 
+class ServerSettings(_Section):
+    """``[server]``: where the API listens and how clients reach it."""
+
+    bind: str = "127.0.0.1"
+    port: int = Field(default=9696, ge=0, le=65535)
+    public_url: str | None = None
+    data_dir: Path = Path("vfplane-data")
+
+    def public_base(self) -> str:
+        return (self.public_url or f"http://{self.bind}:{self.port}").rstrip("/")
+
+
+class DatabaseSettings(_Section):
+    """``[database]``: a SQLAlchemy URL; the default is ``<data_dir>/vfplane.db`` (SQLite)."""
+
+    url: str | None = None
+
+
+class IdentitySettings(_Section):
+    token_lifetime: int = Field(default=3600, ge=300, description="seconds")
+    region: str = "RegionOne"
+
+
+class NetworkSettings(_Section):
+    """``[network]``: ML2-like binding and segment allocation."""
+
+    mechanism_drivers: list[str] = Field(
+        default_factory=lambda: ["sriovnicswitch", "linuxbridge", "qbh"]
+    )
+    network_vlan_ranges: list[str] = Field(default_factory=list)
+    tenant_network_type: Literal["vlan"] = "vlan"
+    mac_prefix: str = Field(default="fa:16:3e", pattern=r"^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$")
+    default_mtu: int = Field(default=1500, ge=68, le=9216)
+    agent_down_time: int = Field(default=75, ge=1, description="seconds")
+
+
 class Settings(_Section):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
     pci: PciSettings = Field(default_factory=PciSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.server.data_dir / 'vfplane.db'}"
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from vfplane import __version__
-from vfplane.cli import devspec, inventory, lab
+from vfplane.cli import devspec, inventory, lab, server
 
 
 def _version(value: bool) -> None:
@@ -34,6 +34,8 @@ def build_app() -> typer.Typer:
     app.add_typer(lab.app, name="lab")
     app.add_typer(devspec.app, name="device-spec")
     app.command("inventory")(inventory.inventory)
+    app.command("server")(server.server)
+    app.command("bootstrap")(server.bootstrap)
     return app
 
 

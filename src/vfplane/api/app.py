@@ -1,0 +1,44 @@
+"""The FastAPI application: one port, path-routed APIs, one fault table."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from vfplane import __version__
+from vfplane.api import identity, network
+from vfplane.api.deps import ApiDependencies
+from vfplane.api.faults import install_fault_handlers
+
+LOG = logging.getLogger(__name__)
+
+
+def create_app(deps: ApiDependencies) -> FastAPI:
+    app = FastAPI(
+        title="vfplane",
+        version=__version__,
+        description="SR-IOV network control plane: Keystone v3, Neutron v2.0, Nova v2.1 "
+        "and Glance v2 compatible APIs, and the native /v1 API.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.deps = deps
+    install_fault_handlers(app)
+    app.include_router(identity.router)
+    app.include_router(network.router)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = f"req-{uuid.uuid4()}"
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["X-OpenStack-Request-ID"] = rid
+        return response
+
+    return app

@@ -1,0 +1,74 @@
+"""What request handlers receive: the database, settings, the clock, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from vfplane.db.engine import SessionFactory
+from vfplane.service.context import RequestContext
+from vfplane.service.identity import validate_token
+from vfplane.service.networks import NetworkConfig
+from vfplane.settings import Settings
+
+
+def utc_now() -> datetime:
+    """Naive UTC, as the database stores it."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class ApiDependencies:
+    settings: Settings
+    sessions: SessionFactory
+    network_config: NetworkConfig
+    clock: Callable[[], datetime] = utc_now
+    binding: Any = None  # the binding manager, once configured
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, sessions: SessionFactory, **overrides: Any
+    ) -> ApiDependencies:
+        """Validate what the API needs from ``settings`` once, at start-up."""
+        config = NetworkConfig.from_settings(settings.network)
+        return cls(settings=settings, sessions=sessions, network_config=config, **overrides)
+
+    @property
+    def public_base(self) -> str:
+        return self.settings.server.public_base()
+
+
+def dependencies(request: Request) -> ApiDependencies:
+    deps: ApiDependencies = request.app.state.deps
+    return deps
+
+
+Deps = Annotated[ApiDependencies, Depends(dependencies)]
+
+
+def database(deps: Deps) -> Iterator[Session]:
+    with deps.sessions() as session:
+        yield session
+
+
+Db = Annotated[Session, Depends(database)]
+
+
+def caller(
+    request: Request,
+    deps: Deps,
+    session: Db,
+    x_auth_token: Annotated[str | None, Header()] = None,
+) -> RequestContext:
+    """The context of the token in ``X-Auth-Token``; 401 without a live one."""
+    context = validate_token(session, x_auth_token or "", deps.clock())
+    request.state.context = context
+    return context
+
+
+Caller = Annotated[RequestContext, Depends(caller)]
