@@ -56,7 +56,10 @@ def test_environment_overrides(tmp_path: Path) -> None:
     [
         ("[agent]\nsysfs_rot = '/'\n", "[agent] unknown key 'sysfs_rot'"),
         ("[agent]\nsysfs_rot = '/'\n", "did you mean 'sysfs_root'?"),
-        ("[wrong]\n", "unknown section [wrong] (known: server, database, identity, network, pci, agent)"),
+        (
+            "[wrong]\n",
+            "unknown section [wrong] (known: server, database, identity, network, pci, agent)",
+        ),
         ("[agent]\nhost = 5\n", "[agent] host"),
         ("x = [", "is not valid TOML"),
     ],
