@@ -28,11 +28,13 @@ class FixedIpRequest:
 def pool_addresses(subnet: Subnet) -> Iterator[str]:
     for pool in subnet.allocation_pools:
         first = ipaddress.ip_address(pool["start"])
-        last = ipaddress.ip_address(pool["end"])
-        current = first
-        while current <= last:
-            yield str(current)
-            current += 1
+        last = int(ipaddress.ip_address(pool["end"]))
+        for number in range(int(first), last + 1):
+            yield str(
+                ipaddress.ip_address(number)
+                if first.version == 4
+                else ipaddress.IPv6Address(number)
+            )
 
 
 def _used(session: Session, subnet_id: str) -> set[str]:
