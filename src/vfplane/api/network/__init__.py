@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from vfplane.api.deps import Caller
-from vfplane.api.network import networks
+from vfplane.api.network import networks, subnets
 from vfplane.errors import NotFound
 
 router = APIRouter(prefix="/network/v2.0")
@@ -49,3 +49,4 @@ def show_extension(alias: str, _caller: Caller) -> dict[str, Any]:
 
 
 router.include_router(networks.router)
+router.include_router(subnets.router)
