@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
+from vfplane.binding.manager import BindingManager
 from vfplane.db.engine import SessionFactory
 from vfplane.service.context import RequestContext
 from vfplane.service.identity import validate_token
@@ -27,8 +28,8 @@ class ApiDependencies:
     settings: Settings
     sessions: SessionFactory
     network_config: NetworkConfig
+    binding: BindingManager
     clock: Callable[[], datetime] = utc_now
-    binding: Any = None  # the binding manager, once configured
 
     @classmethod
     def from_settings(
@@ -36,7 +37,8 @@ class ApiDependencies:
     ) -> ApiDependencies:
         """Validate what the API needs from ``settings`` once, at start-up."""
         config = NetworkConfig.from_settings(settings.network)
-        return cls(settings=settings, sessions=sessions, network_config=config, **overrides)
+        binding = BindingManager.from_settings(settings.network)
+        return cls(settings, sessions, config, binding, **overrides)
 
     @property
     def public_base(self) -> str:

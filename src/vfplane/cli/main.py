@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from vfplane import __version__
-from vfplane.cli import devspec, inventory, lab, server
+from vfplane.cli import devspec, inventory, lab, port, server
 
 
 def _version(value: bool) -> None:
@@ -33,6 +33,7 @@ def build_app() -> typer.Typer:
 
     app.add_typer(lab.app, name="lab")
     app.add_typer(devspec.app, name="device-spec")
+    app.add_typer(port.app, name="port")
     app.command("inventory")(inventory.inventory)
     app.command("server")(server.server)
     app.command("bootstrap")(server.bootstrap)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from vfplane.db.tables import Network, Port, Subnet
 from vfplane.domain.networks import MAX_VLAN, MIN_VLAN, NetworkType, VlanRange, parse_vlan_ranges
 from vfplane.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vfplane.service import qos
 from vfplane.service.context import RequestContext
 from vfplane.settings import NetworkSettings
 
@@ -128,6 +129,8 @@ def create_network(
     now: datetime,
 ) -> Network:
     _check_create_policy(context, request)
+    if request.qos_policy_id is not None:
+        qos.get_policy(session, context, request.qos_policy_id)
     mtu = request.mtu if request.mtu is not None else config.default_mtu
     network = Network(
         id=str(uuid.uuid4()),
@@ -235,6 +238,8 @@ def update_network(
         raise InvalidInput(f"Cannot update read-only attribute(s): {', '.join(refused)}")
     if "shared" in changes and changes["shared"] != network.shared:
         context.require_admin("Changing whether a network is shared")
+    if changes.get("qos_policy_id") is not None:
+        qos.get_policy(session, context, changes["qos_policy_id"])
     for name, value in changes.items():
         setattr(network, name, value)
     network.updated_at = now

@@ -171,3 +171,18 @@ def test_unknown_route_has_the_neutron_error_shape(api: Api) -> None:
     response = api.get("demo", "/network/v2.0/widgets")
     assert response.status_code == 404
     assert "NeutronError" in response.json()
+
+
+def test_qos_policy_must_be_visible(api: Api) -> None:
+    private = api.post("other", "/network/v2.0/qos/policies", {"policy": {"name": "q"}}).json()
+    body = {"network": {"name": "n", "qos_policy_id": private["policy"]["id"]}}
+    assert api.post("demo", NETS, body).status_code == 404
+    missing = api.post("demo", NETS, {"network": {"qos_policy_id": "nope"}})
+    assert missing.status_code == 404
+    network = api.post("demo", NETS, {"network": {"name": "n"}}).json()["network"]
+    update = {"network": {"qos_policy_id": private["policy"]["id"]}}
+    assert api.put("demo", f"{NETS}/{network['id']}", update).status_code == 404
+    own = api.post("demo", "/network/v2.0/qos/policies", {"policy": {"name": "mine"}}).json()
+    update = {"network": {"qos_policy_id": own["policy"]["id"]}}
+    attached = api.put("demo", f"{NETS}/{network['id']}", update).json()["network"]
+    assert attached["qos_policy_id"] == own["policy"]["id"]

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from vfplane.api.deps import Caller
-from vfplane.api.network import networks, subnets
+from vfplane.api.network import agents, networks, port_bindings, ports, qos, subnets
 from vfplane.errors import NotFound
 
 router = APIRouter(prefix="/network/v2.0")
@@ -49,4 +49,8 @@ def show_extension(alias: str, _caller: Caller) -> dict[str, Any]:
 
 
 router.include_router(networks.router)
+router.include_router(ports.router)
+router.include_router(port_bindings.router)
+router.include_router(agents.router)
+router.include_router(qos.router)
 router.include_router(subnets.router)

@@ -1,0 +1,1 @@
+"""Port binding: the ML2-like binding manager and its mechanism drivers."""

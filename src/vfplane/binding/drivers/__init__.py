@@ -1,0 +1,1 @@
+"""Mechanism drivers, registered as ``vfplane.mechanism_drivers`` entry points."""
