@@ -105,3 +105,34 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     process.terminate()
     process.wait(timeout=10)
     log.close()
+
+
+def token_for(cloud: Cloud, name: str) -> str:
+    """A token of the cloud ``vfplane-<name>``, the way keystoneauth gets one."""
+    auth = yaml.safe_load(cloud.clouds_yaml.read_text())["clouds"][f"vfplane-{name}"]["auth"]
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": auth["username"], "password": auth["password"],
+                                      "domain": {"name": "Default"}}},
+            },
+            "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}},
+        }
+    }  # fmt: skip
+    response = httpx.post(f"{cloud.url}/identity/v3/auth/tokens", json=body, timeout=10)
+    response.raise_for_status()
+    return response.headers["X-Subject-Token"]
+
+
+def heartbeat(cloud: Cloud, host: str, device_mappings: dict[str, list[str]]) -> None:
+    """What a host agent reports: it is alive and which PFs reach which physnets."""
+    body = {
+        "host": host,
+        "agent_type": "NIC Switch agent",
+        "binary": "vfplane-agent",
+        "configurations": {"device_mappings": device_mappings},
+    }
+    headers = {"X-Auth-Token": token_for(cloud, "admin")}
+    response = httpx.post(f"{cloud.url}/v1/agents/heartbeat", json=body, headers=headers)
+    response.raise_for_status()

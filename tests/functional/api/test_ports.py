@@ -25,7 +25,7 @@ from vfplane.db.tables import QosPolicy
 from vfplane.service import ports as service
 from vfplane.service.context import RequestContext
 
-ADMIN_ONLY = ("binding:host_id", "binding:vif_type", "binding:vif_details", "binding:profile",
+ADMIN_ONLY = ("binding:host_id", "binding:vif_type", "binding:vif_details",
               "binding:failure_reasons")  # fmt: skip
 
 
@@ -54,6 +54,7 @@ def test_members_see_no_admin_binding_attributes(api: Api) -> None:
     for view in (port, show_port(api, "demo", port["id"])):
         assert view["binding:vnic_type"] == "direct"
         assert not set(ADMIN_ONLY) & set(view)
+        assert view["binding:profile"] == {}  # hidden, but an object for the CLI's merge
     listed = api.get("demo", PORTS).json()["ports"][0]
     assert not set(ADMIN_ONLY) & set(listed)
     assert set(ADMIN_ONLY) <= set(api.get("agent", PORTS).json()["ports"][0])

@@ -132,7 +132,12 @@ class PortUpdateBody(_Body):
 
 def _binding_attributes(port: Port, context: RequestContext) -> dict[str, Any]:
     binding = current_binding(port)
-    body: dict[str, Any] = {"binding:vnic_type": binding.vnic_type if binding else "normal"}
+    body: dict[str, Any] = {
+        "binding:vnic_type": binding.vnic_type if binding else "normal",
+        # Members may not read the profile; an empty object (not a missing key) lets the
+        # CLI's merge in `port set --binding-profile` run and get the server's clear 403.
+        "binding:profile": {},
+    }
     if context.is_admin_or_service:
         body["binding:host_id"] = binding.host if binding else ""
         body["binding:profile"] = dict(binding.profile or {}) if binding else {}
