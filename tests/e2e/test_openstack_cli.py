@@ -56,3 +56,13 @@ def test_member_cannot_set_provider_attributes(cloud: Cloud) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "403" in result.stderr
+
+
+def test_operator_adds_a_tenant(cloud: Cloud) -> None:
+    cloud.json("admin", "project", "create", "e2e-acme")
+    cloud.json("admin", "user", "create", "--project", "e2e-acme", "--password", "acme-pass-1",
+               "e2e-alice")  # fmt: skip
+    cloud.openstack("admin", "role", "add", "--project", "e2e-acme", "--user", "e2e-alice",
+                    "member")  # fmt: skip
+    users = cloud.json("admin", "user", "list")
+    assert "e2e-alice" in {u["Name"] for u in users}

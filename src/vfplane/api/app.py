@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from vfplane import __version__
-from vfplane.api import identity, native, network
+from vfplane.api import identity, identity_admin, native, network
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
 
@@ -29,6 +29,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
     app.state.deps = deps
     install_fault_handlers(app)
     app.include_router(identity.router)
+    app.include_router(identity_admin.router)
     app.include_router(network.router)
     app.include_router(native.router)
 

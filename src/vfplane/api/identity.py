@@ -8,10 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from vfplane.api.deps import Caller, Db, Deps
-from vfplane.db.tables import Project, Role, User
 from vfplane.errors import Unauthorized
 from vfplane.service import identity
 from vfplane.service.identity import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, IssuedToken
@@ -196,36 +194,3 @@ def revoke(caller: Caller, session: Db, x_subject_token: Annotated[str, Header()
 @router.get("/v3/auth/catalog", summary="The service catalog")
 def get_catalog(_caller: Caller, deps: Deps) -> dict[str, Any]:
     return {"catalog": catalog(deps.public_base, deps.settings.identity.region)}
-
-
-@router.get("/v3/projects", summary="Projects (all for admins, your own otherwise)")
-def list_projects(caller: Caller, session: Db) -> dict[str, Any]:
-    query = select(Project).order_by(Project.name)
-    if not caller.is_admin:
-        query = query.where(Project.id == caller.project_id)
-    return {
-        "projects": [
-            {"id": p.id, "name": p.name, "domain_id": p.domain_id, "enabled": p.enabled,
-             "description": p.description}
-            for p in session.scalars(query)
-        ]
-    }  # fmt: skip
-
-
-@router.get("/v3/users", summary="Users (admins only)")
-def list_users(caller: Caller, session: Db) -> dict[str, Any]:
-    caller.require_admin("Listing users")
-    users = session.scalars(select(User).order_by(User.name))
-    return {
-        "users": [
-            {"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
-             "default_project_id": u.default_project_id}
-            for u in users
-        ]
-    }  # fmt: skip
-
-
-@router.get("/v3/roles", summary="Roles")
-def list_roles(_caller: Caller, session: Db) -> dict[str, Any]:
-    roles = session.scalars(select(Role).order_by(Role.name))
-    return {"roles": [{"id": r.id, "name": r.name} for r in roles]}
