@@ -16,7 +16,13 @@ Every error vfplane raises on purpose derives from ``VfplaneError``::
     │   ├── DeviceVFInvalidStatus    a PF whose VFs are in use
     │   └── DevicePFInvalidStatus    a VF whose PF is in use
     ├── HostError                    the host could not be read or changed
-    │   └── SysfsError               sysfs is missing or unusable at the given root
+    │   ├── SysfsError               sysfs is missing or unusable at the given root
+    │   └── NicError                 a NIC operation failed; ``errno`` says how
+    │       ├── DeviceNotFound       ENODEV/ENOENT/ENXIO: no such PF, VF or netdev
+    │       ├── DeviceBusy           EBUSY: e.g. sriov_numvfs changed while VFs exist
+    │       ├── OutOfRange           ERANGE: e.g. more VFs than sriov_totalvfs
+    │       ├── NotSupported         EOPNOTSUPP/EINVAL: the NIC or driver refuses it
+    │       └── PermissionDenied     EPERM/EACCES: not allowed to change the host
     └── ApiError                     a request that cannot be served; ``status`` is its HTTP code
         ├── InvalidInput             400: a body or query value; the message names the field
         ├── Unauthorized             401: no, expired, revoked or unknown token; bad password
@@ -80,6 +86,34 @@ class HostError(VfplaneError):
 
 class SysfsError(HostError):
     """sysfs is missing or unusable at the given root."""
+
+
+class NicError(HostError):
+    """A NIC operation failed; ``errno`` is the OS error number when there is one."""
+
+    def __init__(self, message: str, *, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class DeviceNotFound(NicError):
+    """The PF, VF or network interface does not exist (ENODEV, ENOENT, ENXIO)."""
+
+
+class DeviceBusy(NicError):
+    """The device is in use (EBUSY), e.g. a new sriov_numvfs while VFs exist."""
+
+
+class OutOfRange(NicError):
+    """A value is out of the device's range (ERANGE), e.g. above sriov_totalvfs."""
+
+
+class NotSupported(NicError):
+    """The NIC or its driver refuses the operation or value (EOPNOTSUPP, EINVAL)."""
+
+
+class PermissionDenied(NicError):
+    """The process may not change the host (EPERM, EACCES)."""
 
 
 class ApiError(VfplaneError):

@@ -4,20 +4,43 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
 from vfplane import __version__
-from vfplane.api import identity, identity_admin, native, network
+from vfplane.api import hosts, identity, identity_admin, native, network
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
+from vfplane.db.pg_listener import PgListener
+from vfplane.service import host_changes
 
 LOG = logging.getLogger(__name__)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On PostgreSQL, changes committed by other server processes wake our waiters too."""
+    deps: ApiDependencies = app.state.deps
+    engine = deps.sessions.kw["bind"]
+    listener = None
+    if engine.dialect.name == "postgresql":
+        notifier = deps.notifier
+        listener = PgListener(engine, host_changes.CHANNEL,
+                              lambda payload: notifier.publish(payload.split(",")))  # fmt: skip
+        listener.start()
+    try:
+        yield
+    finally:
+        if listener is not None:
+            listener.stop()
+
+
 def create_app(deps: ApiDependencies) -> FastAPI:
+    host_changes.install(deps.sessions, deps.notifier)
     app = FastAPI(
+        lifespan=_lifespan,
         title="vfplane",
         version=__version__,
         description="SR-IOV network control plane: Keystone v3, Neutron v2.0, Nova v2.1 "
@@ -32,6 +55,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
     app.include_router(identity_admin.router)
     app.include_router(network.router)
     app.include_router(native.router)
+    app.include_router(hosts.router)
 
     @app.middleware("http")
     async def request_id(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,6 +15,7 @@ from vfplane.db.engine import SessionFactory
 from vfplane.service.context import RequestContext
 from vfplane.service.identity import validate_token
 from vfplane.service.networks import NetworkConfig
+from vfplane.service.notifier import HostNotifier
 from vfplane.settings import Settings
 
 
@@ -29,6 +30,7 @@ class ApiDependencies:
     sessions: SessionFactory
     network_config: NetworkConfig
     binding: BindingManager
+    notifier: HostNotifier = field(default_factory=HostNotifier)
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
@@ -64,11 +66,15 @@ Db = Annotated[Session, Depends(database)]
 def caller(
     request: Request,
     deps: Deps,
-    session: Db,
     x_auth_token: Annotated[str | None, Header()] = None,
 ) -> RequestContext:
-    """The context of the token in ``X-Auth-Token``; 401 without a live one."""
-    context = validate_token(session, x_auth_token or "", deps.clock())
+    """The context of the token in ``X-Auth-Token``; 401 without a live one.
+
+    It uses a session of its own, closed at once, so that long-polling requests
+    hold no database connection while they wait.
+    """
+    with deps.sessions() as session:
+        context = validate_token(session, x_auth_token or "", deps.clock())
     request.state.context = context
     return context
 

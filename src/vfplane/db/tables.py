@@ -75,6 +75,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(512))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     default_project_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
+    # An agent's account: its tokens may act for this host only.
+    host: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
 
 
 class Role(Base):
@@ -202,6 +204,7 @@ class Port(Timestamps, Base):
         ForeignKey("qos_policies.id", ondelete="RESTRICT"), nullable=True
     )
     trusted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     propagate_uplink_status: Mapped[bool] = mapped_column(Boolean, default=False)
     fixed_ips: Mapped[list[IpAllocation]] = relationship(
         order_by="IpAllocation.ip_address", lazy="selectin", cascade="all, delete-orphan"
@@ -270,3 +273,46 @@ class QosRule(Base):
     max_kbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_burst_kbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
     min_kbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# --- hosts and their PCI devices -------------------------------------------------
+
+
+class Host(Base):
+    """A compute host as its agent registers it; ``revision`` moves when its desired state may."""
+
+    __tablename__ = "hosts"
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    numa_topology: Mapped[list[Any]] = mapped_column(default=list)
+    configurations: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    inventory_generation: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    updated_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class PciDeviceRecord(Base):
+    __tablename__ = "pci_devices"
+    __table_args__ = (UniqueConstraint("host", "address", name="uq_pci_devices_host_address"),)
+    id: Mapped[str] = _id()
+    host: Mapped[str] = mapped_column(ForeignKey("hosts.name", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(16))
+    vendor_id: Mapped[str] = mapped_column(String(4))
+    product_id: Mapped[str] = mapped_column(String(4))
+    dev_type: Mapped[str] = mapped_column(String(16))
+    parent_addr: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    numa_node: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    driver: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ifname: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pf_ifname: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    vf_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mac: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    iommu_group: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    physical_network: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    instance_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)

@@ -39,6 +39,7 @@ def report_heartbeat(
 ) -> Agent:
     """Create the agent on its first heartbeat, refresh it on later ones."""
     context.require_admin_or_service("Reporting agent heartbeats")
+    context.require_host(heartbeat.host, "Reporting a heartbeat")
     for _ in range(2):
         agent = _find(session, heartbeat.agent_type, heartbeat.host)
         if agent is None:

@@ -21,6 +21,7 @@ class RequestContext:
     user_name: str = ""
     project_name: str = ""
     request_id: str = ""
+    host_scope: str | None = None  # set for an agent's account: the one host it may act for
 
     @property
     def is_admin(self) -> bool:
@@ -50,6 +51,19 @@ class RequestContext:
             raise Forbidden(
                 f"{action} is allowed for admins and services only", kind="PolicyNotAuthorized"
             )
+
+    def require_host(self, host: str, action: str) -> None:
+        """Admins and unscoped services may act for any host; an agent for its own only."""
+        if self.is_admin or (self.is_service and self.host_scope in (None, host)):
+            return
+        if self.is_service:
+            raise Forbidden(
+                f"{action}: these credentials belong to the agent of host {self.host_scope}, "
+                f"not {host}",
+                kind="PolicyNotAuthorized",
+            )
+        raise Forbidden(f"{action} is allowed for admins and host agents only",
+                        kind="PolicyNotAuthorized")  # fmt: skip
 
     def require_write(self, action: str) -> None:
         if not self.can_write:

@@ -131,6 +131,7 @@ def validate_token(session: Session, token: str, now: datetime) -> RequestContex
         roles=frozenset(r.name for r in roles),
         user_name=user.name,
         project_name=project.name,
+        host_scope=user.host,
     )
 
 

@@ -23,7 +23,17 @@ from vfplane.api.app import create_app
 from vfplane.api.deps import ApiDependencies, utc_now
 from vfplane.db import migrate
 from vfplane.db.engine import make_engine, make_session_factory
-from vfplane.db.tables import Agent, IpAllocation, Network, Port, PortBinding, QosPolicy, QosRule
+from vfplane.db.tables import (
+    Agent,
+    Host,
+    IpAllocation,
+    Network,
+    PciDeviceRecord,
+    Port,
+    PortBinding,
+    QosPolicy,
+    QosRule,
+)
 from vfplane.db.tables import Subnet as SubnetRow
 from vfplane.service import identity
 from vfplane.settings import Settings
@@ -31,7 +41,18 @@ from vfplane.settings import Settings
 PG_URL = os.environ.get("VFPLANE_TEST_DATABASE_URL")
 PASSWORD = "secret-password"
 # Ordered so that rows are deleted before the rows they refer to.
-RESOURCE_TABLES = (IpAllocation, PortBinding, Port, SubnetRow, Network, QosRule, QosPolicy, Agent)
+RESOURCE_TABLES = (
+    IpAllocation,
+    PortBinding,
+    Port,
+    SubnetRow,
+    Network,
+    QosRule,
+    QosPolicy,
+    Agent,
+    PciDeviceRecord,
+    Host,
+)
 
 USERS = {
     # name: (project, role)
@@ -40,7 +61,9 @@ USERS = {
     "other": ("other", "member"),
     "reader": ("demo", "reader"),
     "agent": ("service", "service"),
+    "agent-c1": ("service", "service"),  # the agent account of host compute-1 only
 }
+SCOPED_HOSTS = {"agent-c1": "compute-1"}
 
 SETTINGS = {
     "server": {"public_url": "http://testserver"},
@@ -56,6 +79,7 @@ def _accounts(engine: Engine) -> dict[str, str]:
         for name, (project_name, role) in USERS.items():
             project = identity.ensure_project(session, project_name)
             user = identity.ensure_user(session, name, PASSWORD, project)
+            user.host = SCOPED_HOSTS.get(name)
             identity.grant(session, user, project, roles[role])
         session.commit()
         for name, (project_name, _) in USERS.items():
