@@ -32,12 +32,24 @@ class PciSettings(_Section):
 
 
 class AgentSettings(_Section):
-    """``[agent]``: what the host agent reads and how it maps PFs to physnets."""
+    """``[agent]``: the host agent — what it reads, how it maps PFs, where the server is."""
 
     host: str | None = None
     sysfs_root: Path = Path("/")
     physical_device_mappings: str | list[str] = Field(default_factory=list)
     exclude_devices: str | list[str] = Field(default_factory=list)
+    server_url: str = "http://127.0.0.1:9696"
+    username: str | None = None
+    password: str | None = None
+    project_name: str = "service"
+    nic_driver: Literal["netlink", "simulated"] = "netlink"
+    state_dir: Path = Path("/var/lib/vfplane/agent")
+    report_interval: float = Field(default=30.0, gt=0, description="seconds")
+    poll_timeout: float = Field(default=30.0, gt=0, le=60, description="seconds")
+    rescan_interval: float = Field(default=10.0, gt=0, description="seconds")
+    libvirt_uri: str = "qemu:///system"
+    vcpus: int | None = Field(default=None, ge=1)
+    memory_mb: int | None = Field(default=None, ge=1)
 
 
 class ServerSettings(_Section):

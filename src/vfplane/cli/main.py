@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from vfplane import __version__
-from vfplane.cli import devspec, inventory, lab, port, server
+from vfplane.cli import agent, devspec, inventory, lab, port, server, up
 
 
 def _version(value: bool) -> None:
@@ -36,6 +36,8 @@ def build_app() -> typer.Typer:
     app.add_typer(port.app, name="port")
     app.command("inventory")(inventory.inventory)
     app.command("server")(server.server)
+    app.command("agent")(agent.agent)
+    app.command("up")(up.up)
     app.command("bootstrap")(server.bootstrap)
     return app
 

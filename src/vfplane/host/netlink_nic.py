@@ -1,12 +1,14 @@
 """The real NIC: VF configs over rtnetlink (pyroute2), VF counts through sysfs.
 
 Reads ask the PF for ``IFLA_VFINFO_LIST`` (``ext_mask`` RTEXT_FILTER_VF); writes
-send one ``RTM_SETLINK`` with every VF attribute, both rates in one ``IFLA_VF_RATE``
-(Neutron bug 1962844). Netlink and OS errors become ``NicError`` subclasses by errno.
+send one ``RTM_SETLINK`` with the VF attributes that change, both rates together in
+one ``IFLA_VF_RATE`` (Neutron bug 1962844). Netlink and OS errors become
+``NicError`` subclasses by errno.
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,7 @@ from vfplane.errors import NicError
 from vfplane.host.nic import nic_errors, pf_device_dir, read_numvfs
 
 RTEXT_FILTER_VF = 1
+NETNS_RUN_DIR = "/run/netns"
 _LINK_STATES = (LinkState.AUTO, LinkState.ENABLE, LinkState.DISABLE)
 """IFLA_VF_LINK_STATE_AUTO, _ENABLE and _DISABLE are 0, 1 and 2."""
 
@@ -42,9 +45,17 @@ class NetlinkNic:
             return vfs_from_link(_get_link(ipr, pf_ifname))
 
     def write_vf(self, pf_ifname: str, vf_index: int, config: VfConfig) -> None:
+        """Make the VF equal ``config``, sending only the attributes that differ.
+
+        Unchanged attributes stay out of the request: drivers without a knob (igb has
+        no link state, older ones no trust) refuse any request that carries it, and
+        i40e resets the VF for every MAC it is sent. Rates always go as a pair.
+        """
         with self._ipr(f"set VF {vf_index} of {pf_ifname}") as ipr:
-            index = _get_link(ipr, pf_ifname)["index"]
-            ipr.link("set", index=index, vf=vf_request(vf_index, config))
+            link = _get_link(ipr, pf_ifname)
+            request = vf_request(vf_index, config, vfs_from_link(link).get(vf_index))
+            if len(request) > 1:
+                ipr.link("set", index=link["index"], vf=request)
 
     def numvfs(self, pf_address: PciAddress) -> int:
         return read_numvfs(self.root, pf_address)
@@ -56,10 +67,17 @@ class NetlinkNic:
 
     @contextmanager
     def _ipr(self, action: str) -> Iterator[Any]:
-        # flags=0: a missing namespace is an error; pyroute2 would create it by default.
-        options: dict[str, Any] = {"netns": self.netns, "flags": 0} if self.netns else {}
-        with nic_errors(action, also=(NetlinkError,)), IPRoute(**options) as ipr:
-            yield ipr
+        options: dict[str, Any] = {}
+        with nic_errors(action, also=(NetlinkError,)):
+            if self.netns:
+                # Checked here: pyroute2 would create a missing namespace (flags=0 stops
+                # that) and leaks its event loop when the namespace cannot be opened.
+                path = Path(NETNS_RUN_DIR, self.netns)
+                if not path.exists():
+                    raise FileNotFoundError(errno.ENOENT, "no such network namespace", str(path))
+                options = {"netns": str(path), "flags": 0}
+            with IPRoute(**options) as ipr:
+                yield ipr
 
 
 def _get_link(ipr: Any, ifname: str) -> Any:
@@ -69,17 +87,32 @@ def _get_link(ipr: Any, ifname: str) -> Any:
     return links[0]
 
 
-def vf_request(vf_index: int, config: VfConfig) -> dict[str, Any]:
-    """The ``vf=`` argument of pyroute2's ``link("set")`` for every field of ``config``."""
-    return {
-        "vf": vf_index,
-        "mac": config.mac,
-        "vlan": {"vlan": config.vlan, "qos": config.qos},
-        "rate": {"min_tx_rate": config.min_tx_rate, "max_tx_rate": config.max_tx_rate},
-        "spoofchk": int(config.spoofchk),
-        "link_state": _LINK_STATES.index(config.link_state),
-        "trust": int(config.trust),
+def vf_request(vf_index: int, config: VfConfig, current: VfConfig | None = None) -> dict[str, Any]:
+    """The ``vf=`` argument of pyroute2's ``link("set")``.
+
+    Every field of ``config``, or with ``current`` only those that differ from it.
+    """
+    attributes: dict[str, tuple[tuple[Any, ...], Any]] = {
+        "mac": ((config.mac,), config.mac),
+        "vlan": ((config.vlan, config.qos), {"vlan": config.vlan, "qos": config.qos}),
+        "rate": (
+            (config.min_tx_rate, config.max_tx_rate),
+            {"min_tx_rate": config.min_tx_rate, "max_tx_rate": config.max_tx_rate},
+        ),
+        "spoofchk": ((config.spoofchk,), int(config.spoofchk)),
+        "link_state": ((config.link_state,), _LINK_STATES.index(config.link_state)),
+        "trust": ((config.trust,), int(config.trust)),
     }
+    request: dict[str, Any] = {"vf": vf_index}
+    for name, (wanted, value) in attributes.items():
+        if current is None or _values(current, name) != wanted:
+            request[name] = value
+    return request
+
+
+def _values(config: VfConfig, attribute: str) -> tuple[Any, ...]:
+    fields = {"vlan": ("vlan", "qos"), "rate": ("min_tx_rate", "max_tx_rate")}
+    return tuple(getattr(config, name) for name in fields.get(attribute, (attribute,)))
 
 
 def vfs_from_link(link: Any) -> dict[int, VfConfig]:

@@ -47,7 +47,7 @@ class NicDriver(Protocol):
         ...
 
     def write_vf(self, pf_ifname: str, vf_index: int, config: VfConfig) -> None:
-        """Set every field of ``config`` on the VF, both rates together."""
+        """Make every field of the VF equal ``config``; the two rates are set together."""
         ...
 
     def numvfs(self, pf_address: PciAddress) -> int:

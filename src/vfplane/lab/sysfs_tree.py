@@ -239,6 +239,24 @@ class LabSysfs:
                 return profile
         raise LabError(f"{pf} ({ids[0]}:{ids[1]}) is not a PF of a known hardware profile")
 
+    def write_topology(self, vcpus: int, memory_mb: int, numa_nodes: int) -> None:
+        """CPUs and memory split evenly over ``numa_nodes`` nodes, as sysfs and /proc show them."""
+        if vcpus < numa_nodes or numa_nodes < 1:
+            raise LabError(f"{vcpus} vCPUs cannot be spread over {numa_nodes} NUMA nodes")
+        system = self.sys / "devices" / "system"
+        (system / "cpu").mkdir(parents=True, exist_ok=True)
+        (system / "cpu" / "online").write_text(f"0-{vcpus - 1}\n")
+        per_node_cpus, per_node_kb = vcpus // numa_nodes, memory_mb * 1024 // numa_nodes
+        for node in range(numa_nodes):
+            node_dir = system / "node" / f"node{node}"
+            node_dir.mkdir(parents=True, exist_ok=True)
+            first = node * per_node_cpus
+            last = vcpus - 1 if node == numa_nodes - 1 else first + per_node_cpus - 1
+            (node_dir / "cpulist").write_text(f"{first}-{last}\n")
+            (node_dir / "meminfo").write_text(f"Node {node} MemTotal:       {per_node_kb} kB\n")
+        (self.root / "proc").mkdir(parents=True, exist_ok=True)
+        (self.root / "proc" / "meminfo").write_text(f"MemTotal:       {memory_mb * 1024} kB\n")
+
     def _device_dir(self, address: PciAddress) -> Path:
         link = self._pci_devices / str(address)
         if not link.is_dir():

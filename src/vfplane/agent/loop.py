@@ -1,0 +1,134 @@
+"""The host agent: register, heartbeat, watch the desired state, reconcile, report."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from vfplane.agent.inventory import HostInventory
+from vfplane.agent.reconcile import Outcome, Reconciler
+from vfplane.client import ApiClient
+from vfplane.errors import VfplaneError
+
+LOG = logging.getLogger(__name__)
+AGENT_TYPE = "NIC Switch agent"
+BINARY = "vfplane-agent"
+MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class AgentTiming:
+    report_interval: float = 30.0
+    poll_timeout: float = 30.0
+    rescan_interval: float = 10.0
+
+
+class Agent:
+    """One host's agent. ``run`` returns when ``stop`` is set."""
+
+    def __init__(
+        self,
+        host: str,
+        client: ApiClient,
+        reconciler: Reconciler,
+        scan: Callable[[], HostInventory],
+        timing: AgentTiming = AgentTiming(),
+    ) -> None:
+        self.host = host
+        self._client = client
+        self._reconciler = reconciler
+        self._scan = scan
+        self._timing = timing
+        self._inventory: HostInventory | None = None
+        self._registered: str | None = None
+        self._reported: tuple[Any, ...] | None = None
+        self._started = False
+
+    # --- server calls ---
+
+    def heartbeat(self) -> None:
+        inventory = self._inventory
+        mappings = inventory.report["configurations"]["device_mappings"] if inventory else {}
+        body = {"host": self.host, "agent_type": AGENT_TYPE, "binary": BINARY,
+                "configurations": {"device_mappings": mappings,
+                                   "devices": len(inventory.devices) if inventory else 0},
+                "start_flag": not self._started}  # fmt: skip
+        self._client.call("POST", "/v1/agents/heartbeat", json=body)
+        self._started = True
+
+    def _rescan(self) -> bool:
+        """Scan the host; register it when what it reports changed. True when it did."""
+        inventory = self._scan()
+        for problem in inventory.problems:
+            LOG.info("host %s: %s", self.host, problem)
+        self._inventory = inventory
+        if inventory.fingerprint == self._registered:
+            return False
+        self._client.call("PUT", f"/v1/hosts/{self.host}", json=inventory.report)
+        self._registered = inventory.fingerprint
+        LOG.info("host %s registered with %d devices", self.host, len(inventory.devices))
+        return True
+
+    def _desired(self, since: int) -> dict[str, Any]:
+        timeout = self._timing.poll_timeout
+        params = {"since": since, "timeout": timeout}
+        state: dict[str, Any] = self._client.call(
+            "GET", f"/v1/hosts/{self.host}/desired", params=params, timeout=timeout + 15
+        )
+        return state
+
+    def _report(self, outcome: Outcome, force: bool) -> None:
+        key = (tuple(sorted(outcome.up)), tuple(sorted(outcome.down)),
+               tuple(sorted(outcome.errors.items())))  # fmt: skip
+        if key == self._reported and not force:
+            return
+        errors = [{"port_id": p, "message": m} for p, m in outcome.errors.items()]
+        body = {"up": outcome.up, "down": outcome.down, "errors": errors}
+        self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json=body)
+        self._reported = key
+
+    # --- the loops ---
+
+    def reconcile_once(self, since: int) -> int:
+        """Watch for a change after ``since``, converge, report; the revision to watch next."""
+        resync = since < 0
+        state = self._desired(since)
+        assert self._inventory is not None
+        outcome = self._reconciler.run(state["ports"], self._inventory.devices)
+        self._report(outcome, force=resync)
+        return int(state["revision"]) if outcome.clean else -1
+
+    def _heartbeats(self, stop: threading.Event) -> None:
+        while not stop.wait(self._timing.report_interval):
+            try:
+                self.heartbeat()
+            except VfplaneError as exc:
+                LOG.warning("heartbeat of %s failed: %s", self.host, exc)
+
+    def run(self, stop: threading.Event) -> None:
+        beats = threading.Thread(target=self._heartbeats, args=(stop,), daemon=True,
+                                 name=f"heartbeat-{self.host}")  # fmt: skip
+        since, backoff, next_scan, beating = -1, 1.0, 0.0, False
+        while not stop.is_set():
+            try:
+                if time.monotonic() >= next_scan:
+                    if self._rescan():
+                        since = -1
+                    next_scan = time.monotonic() + self._timing.rescan_interval
+                if not beating:
+                    self.heartbeat()
+                    beats.start()
+                    beating = True
+                since = self.reconcile_once(since)
+                backoff = 1.0
+                if since < 0:
+                    stop.wait(1.0)  # errors: resync everything shortly
+            except VfplaneError as exc:
+                LOG.warning("agent of %s: %s; full resync in %.0f s", self.host, exc, backoff)
+                since = -1
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)

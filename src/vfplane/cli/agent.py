@@ -1,0 +1,68 @@
+"""``vfplane agent``: the host agent process (the composition root for one host)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+from types import FrameType
+
+import typer
+
+from vfplane.agent.inventory import scan_host
+from vfplane.agent.loop import Agent, AgentTiming
+from vfplane.agent.reconcile import Reconciler
+from vfplane.cli.errors import reported_errors
+from vfplane.client import ApiClient, Credentials
+from vfplane.errors import ConfigError
+from vfplane.host.netlink_nic import NetlinkNic
+from vfplane.host.nic import NicDriver
+from vfplane.host.simulated_nic import SimulatedNic
+from vfplane.host.vf_state_store import VfStateStore
+from vfplane.settings import Settings, load_settings
+
+
+def build_agent(settings: Settings) -> Agent:
+    agent = settings.agent
+    if not agent.username or not agent.password:
+        raise ConfigError("[agent] username and password are required (the agent's account; "
+                          "VFPLANE_AGENT__PASSWORD works too)")  # fmt: skip
+    host = agent.host or socket.gethostname()
+    nic: NicDriver = (
+        SimulatedNic(agent.sysfs_root)
+        if agent.nic_driver == "simulated"
+        else NetlinkNic(agent.sysfs_root)
+    )
+    credentials = Credentials(agent.username, agent.password, agent.project_name)
+    client = ApiClient(agent.server_url, credentials)
+    reconciler = Reconciler(nic, VfStateStore(agent.state_dir))
+    timing = AgentTiming(agent.report_interval, agent.poll_timeout, agent.rescan_interval)
+    return Agent(host, client, reconciler, lambda: scan_host(agent, settings.pci), timing)
+
+
+def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def agent(
+    config: Path | None = typer.Option(
+        None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml with [agent] and [pci]."
+    ),
+) -> None:
+    """Run the host agent: report the host, configure VFs of ports bound here."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with reported_errors():
+        settings = load_settings(config, os.environ)
+        host_agent = build_agent(settings)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop = threading.Event()
+    typer.echo(f"vfplane agent for host {host_agent.host} → {settings.agent.server_url}")
+    try:
+        host_agent.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+        typer.echo(f"vfplane agent for host {host_agent.host} stopped")
