@@ -2,66 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
+
+from vfplane.cli.cloud import CliProblem, Cloud, load_cloud
 
 app = typer.Typer(help="Inspect ports.", no_args_is_help=True)
 
 EXIT_BOUND = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-CLOUDS_FILES = (Path("clouds.yaml"), Path("~/.config/openstack/clouds.yaml"))
-
-
-class CliProblem(Exception):
-    """A usage, configuration or authentication problem: one line, exit status 2."""
-
-
-@dataclass(frozen=True)
-class Cloud:
-    auth_url: str
-    username: str
-    password: str
-    project_name: str
-    user_domain_name: str = "Default"
-    project_domain_name: str = "Default"
-
-    @property
-    def base_url(self) -> str:
-        url = self.auth_url.rstrip("/")
-        for suffix in ("/v3", "/identity"):
-            url = url.removesuffix(suffix)
-        return url
-
-
-def load_cloud(name: str, config_file: Path | None) -> Cloud:
-    """The cloud ``name`` of clouds.yaml (``--os-client-config-file`` or the usual places)."""
-    candidates = [config_file] if config_file else [p.expanduser() for p in CLOUDS_FILES]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        raise CliProblem(f"no clouds.yaml found (looked at {', '.join(map(str, candidates))})")
-    try:
-        clouds = yaml.safe_load(path.read_text()).get("clouds") or {}
-        auth = clouds[name]["auth"]
-        return Cloud(
-            auth_url=auth["auth_url"],
-            username=auth["username"],
-            password=auth["password"],
-            project_name=auth["project_name"],
-            user_domain_name=auth.get("user_domain_name", "Default"),
-            project_domain_name=auth.get("project_domain_name", "Default"),
-        )
-    except (OSError, yaml.YAMLError, AttributeError) as exc:
-        raise CliProblem(f"cannot read {path}: {exc}") from exc
-    except (KeyError, TypeError) as exc:
-        raise CliProblem(f"{path}: cloud '{name}' is missing or lacks auth {exc}") from exc
 
 
 def authenticate(client: httpx.Client, cloud: Cloud) -> str:

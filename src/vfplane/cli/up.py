@@ -252,7 +252,8 @@ def up(
         clouds = bootstrap_data_dir(settings)
         create_agent_accounts(settings, hosts)
         app = build_api(settings, open_database(settings))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                            timeout_graceful_shutdown=2)  # fmt: skip
     server = uvicorn.Server(config)
     supervisor = Supervisor(hosts, data_dir / "logs")
     admin = _admin_client(clouds, url)

@@ -42,7 +42,10 @@ def _hosts_of_policy(session: Session, policy_id: str) -> set[str]:
 
 def _affected(session: Session, obj: Any, deleted: bool) -> set[str]:
     if isinstance(obj, PortBinding):
-        return {obj.host} if obj.host and (deleted or _changed(obj, BINDING_FIELDS)) else set()
+        history = inspect(obj).attrs.host.history
+        hosts = {obj.host, *(history.deleted or ())} - {"", None}
+        moved = bool(history.deleted)
+        return hosts if deleted or moved or _changed(obj, BINDING_FIELDS) else set()
     if isinstance(obj, Port) and (deleted or _changed(obj, PORT_FIELDS)):
         return {b.host for b in obj.bindings if b.host}
     if isinstance(obj, QosRule):

@@ -164,3 +164,14 @@ def test_unregistered_host_is_404(api: Api) -> None:
     response = api.get("admin", "/v1/hosts/nowhere/desired?timeout=0")
     assert response.status_code == 404
     assert "its agent registers it" in response.json()["error"]["message"]
+
+
+def test_unbinding_wakes_the_host_it_left(api: Api) -> None:
+    _register(api)
+    port = _bound_port(api)
+    before = api.get("admin", f"/v1/hosts/{HOST}/desired?timeout=0").json()
+    assert len(before["ports"]) == 1
+    update_port(api, "admin", port["id"], **{"binding:host_id": "", "binding:profile": {}})
+    after = api.get("admin", f"/v1/hosts/{HOST}/desired?timeout=0").json()
+    assert after["revision"] > before["revision"]
+    assert after["ports"] == []
