@@ -48,6 +48,9 @@ class Agent:
         self._reported: tuple[Any, ...] | None = None
         self._started = False
 
+    def close(self) -> None:
+        self._client.close()
+
     # --- server calls ---
 
     def heartbeat(self) -> None:

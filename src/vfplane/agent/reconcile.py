@@ -91,7 +91,7 @@ class Reconciler:
             try:
                 configs = self._nic.read_vfs(pf)
             except VfplaneError as exc:
-                LOG.warning("cannot read the VFs of %s: %s", pf, exc)
+                LOG.warning("%s", exc)
                 continue
             for address, vf in vfs.items():
                 if vf.pf_ifname == pf and vf.vf_index in configs:

@@ -66,3 +66,5 @@ def agent(
     except KeyboardInterrupt:
         stop.set()
         typer.echo(f"vfplane agent for host {host_agent.host} stopped")
+    finally:
+        host_agent.close()

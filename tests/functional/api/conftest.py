@@ -177,3 +177,33 @@ def api(database: Database, tmp_path: Path) -> Iterator[Api]:
     deps = ApiDependencies.from_settings(settings, make_session_factory(database.engine))
     with TestClient(create_app(deps), raise_server_exceptions=False) as client:
         yield Api(client, database.tokens, deps)
+
+
+@dataclass
+class LiveApi:
+    """The same API served by uvicorn on a loopback port, for real HTTP clients."""
+
+    url: str
+    api: Api
+
+
+@pytest.fixture
+def live_api(api: Api) -> Iterator[LiveApi]:
+    import socket
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    options = {"log_config": None, "access_log": False, "timeout_graceful_shutdown": 1}
+    config = uvicorn.Config(api.client.app, host="127.0.0.1", port=port, lifespan="off", **options)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        thread.join(0.02)
+    yield LiveApi(f"http://127.0.0.1:{port}", api)
+    server.should_exit = True
+    thread.join(timeout=10)
