@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEB_PACKAGES := pci.ids python3-venv
 STAMP := $(VENV)/.installed-stamp
-LAB_DIR ?= lab/demo-host
+LAB_DIR ?= lab/cluster
+PORT ?= 9696
 
 .PHONY: all deps run test lint typecheck unit format clean
 
@@ -22,9 +23,7 @@ $(STAMP): pyproject.toml scripts/install-debian-packages
 
 run: deps
 	rm -rf $(LAB_DIR)
-	$(BIN)/vfplane lab make-sysfs --profile x710 --pfs 2 --vfs 8 --vfio-vfs 2 $(LAB_DIR)
-	$(BIN)/vfplane lab make-sysfs --profile cx6dx --pfs 1 --vfs 4 --numa 1 --append $(LAB_DIR)
-	$(BIN)/vfplane inventory --sysfs-root $(LAB_DIR) --config examples/demo-host.toml
+	$(BIN)/vfplane up --data-dir $(LAB_DIR) --port $(PORT) --report-interval 5 --demo
 
 lint: deps
 	$(BIN)/ruff check src tests

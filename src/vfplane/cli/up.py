@@ -22,6 +22,7 @@ import typer
 import uvicorn
 import yaml
 
+from vfplane.cli.demo import run_demo
 from vfplane.cli.errors import reported_errors
 from vfplane.cli.server import bootstrap_data_dir, build_api, open_database
 from vfplane.client import ApiCallError, ApiClient, Credentials
@@ -201,7 +202,7 @@ def _describe(host: SimulatedHost) -> str:
 
 
 def _bring_up_agents(
-    server: uvicorn.Server, supervisor: Supervisor, admin: ApiClient, clouds: Path
+    server: uvicorn.Server, supervisor: Supervisor, admin: ApiClient, clouds: Path, demo: bool
 ) -> None:
     while not server.started:
         if server.should_exit:
@@ -222,6 +223,12 @@ def _bring_up_agents(
                "network agent list")  # fmt: skip
     typer.echo("ready", nl=True)
     sys.stdout.flush()
+    if demo:
+        try:
+            run_demo(admin, clouds.parent, typer.echo)
+        except ApiCallError as exc:
+            typer.echo(f"demo failed: {exc}", err=True)
+        typer.echo("the cluster keeps running; Ctrl-C stops it")
     supervisor.watch()
 
 
@@ -234,6 +241,7 @@ def up(
     report_interval: float = typer.Option(
         10.0, "--report-interval", min=1.0, help="Agent heartbeat period in seconds."
     ),
+    demo: bool = typer.Option(False, "--demo", help="Once ready, walk through a direct port."),
 ) -> None:
     """Run the server and simulated hosts (one agent process each) until Ctrl-C."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -257,7 +265,7 @@ def up(
     server = uvicorn.Server(config)
     supervisor = Supervisor(hosts, data_dir / "logs")
     admin = _admin_client(clouds, url)
-    threading.Thread(target=_bring_up_agents, args=(server, supervisor, admin, clouds),
+    threading.Thread(target=_bring_up_agents, args=(server, supervisor, admin, clouds, demo),
                      daemon=True, name="agents").start()  # fmt: skip
     typer.echo(f"starting the server on {url} and {len(hosts)} agents …")
     signal.signal(signal.SIGTERM, _interrupt)

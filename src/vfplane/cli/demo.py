@@ -1,0 +1,70 @@
+"""``vfplane up --demo``: a guided tour on the simulated cluster, through the real API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vfplane.client import ApiClient
+from vfplane.domain.vfstate import VfConfig
+from vfplane.host.simulated_nic import SimulatedNic
+
+PORTS = "/network/v2.0/ports"
+Say = Callable[[str], None]
+
+
+def _wait_status(admin: ApiClient, port_id: str, status: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    current = ""
+    while time.monotonic() < deadline:
+        current = admin.call("GET", f"{PORTS}/{port_id}")["port"]["status"]
+        if current == status:
+            break
+        time.sleep(0.2)
+    return current
+
+
+def _vf_line(vf: VfConfig) -> str:
+    return (f"mac {vf.mac}, vlan {vf.vlan}, spoofchk {'on' if vf.spoofchk else 'off'}, "
+            f"trust {'on' if vf.trust else 'off'}, link {vf.link_state.value}, "
+            f"rate {vf.min_tx_rate}-{vf.max_tx_rate} Mbps")  # fmt: skip
+
+
+def _network(admin: ApiClient, say: Say) -> str:
+    attrs = {"provider:network_type": "vlan", "provider:physical_network": "physnet1",
+             "provider:segmentation_id": 100}  # fmt: skip
+    body = {"network": {"name": "demo-net", **attrs}}
+    network: dict[str, Any] = admin.call("POST", "/network/v2.0/networks", json=body)["network"]
+    subnet = {"subnet": {"network_id": network["id"], "ip_version": 4, "cidr": "10.10.0.0/24",
+                         "name": "demo-subnet"}}  # fmt: skip
+    admin.call("POST", "/network/v2.0/subnets", json=subnet)
+    say("1. network demo-net: VLAN 100 on physnet1, subnet 10.10.0.0/24")
+    return str(network["id"])
+
+
+def run_demo(admin: ApiClient, data_dir: Path, say: Say) -> None:
+    """Bind a direct port to a VF, watch the agent configure it, then show a refusal."""
+    nic = SimulatedNic(data_dir / "hosts" / "compute-1" / "root")
+    network_id = _network(admin, say)
+    say(f"2. VF 0000:3b:02.1 of compute-1 before: {_vf_line(nic.read_vfs('ens1f0')[1])}")
+    body = {"port": {"network_id": network_id, "name": "demo-port",
+                     "binding:vnic_type": "direct", "binding:host_id": "compute-1",
+                     "binding:profile": {"pci_slot": "0000:3b:02.1",
+                                         "physical_network": "physnet1"}}}  # fmt: skip
+    port = admin.call("POST", PORTS, json=body)["port"]
+    details = port["binding:vif_details"]
+    say(f"3. port demo-port bound: vif_type {port['binding:vif_type']}, vlan {details['vlan']}, "
+        f"ip {port['fixed_ips'][0]['ip_address']}")  # fmt: skip
+    status = _wait_status(admin, port["id"], "ACTIVE")
+    say(f"4. the agent configured the VF, port {status}: {_vf_line(nic.read_vfs('ens1f0')[1])}")
+    admin.call("PUT", f"{PORTS}/{port['id']}", json={"port": {"admin_state_up": False}})
+    time.sleep(1.0)
+    say(f"5. admin_state_up false → {_vf_line(nic.read_vfs('ens1f0')[1])}")
+    body["port"].update(name="demo-lost", **{"binding:host_id": "compute-9"})
+    lost = admin.call("POST", PORTS, json=body)["port"]
+    say(f"6. a port bound to compute-9 (no agent there): {lost['binding:vif_type']}, because")
+    for reason in lost["binding:failure_reasons"]:
+        say(f"     {reason['driver']}: {reason['reason']}")
+    say("   (`vfplane port explain demo-lost --os-cloud vfplane-admin` says the same)")
