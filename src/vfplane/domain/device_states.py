@@ -180,5 +180,8 @@ class DeviceTree:
     def __len__(self) -> int:
         return len(self._by_address)
 
+    def __contains__(self, address: object) -> bool:
+        return address in self._by_address
+
     def statuses(self) -> dict[PciAddress, DeviceStatus]:
         return {address: t.status for address, t in self._by_address.items()}

@@ -1,0 +1,149 @@
+"""Claims: devices move available → claimed → allocated → available in transactions
+that can never hand one device out twice, also with several servers on one database.
+
+Each change goes through the pure state machine (``DeviceTree``) and is written with
+optimistic concurrency, as Placement does: every row update is conditional on the
+generation that was read. A lost race surfaces as ``ClaimConflict`` and nothing of
+the attempt is kept; the caller tries the next candidate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from vfplane.db.tables import PciDeviceRecord
+from vfplane.domain.device_states import DeviceStatus, DeviceTree, TrackedDevice
+from vfplane.domain.pci import DeviceType, PciAddress, PciDevice
+from vfplane.errors import Conflict, DeviceStateError
+
+LOG = logging.getLogger(__name__)
+
+
+class ClaimConflict(Conflict):
+    """A device was taken or changed meanwhile; try another candidate."""
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    tree: DeviceTree
+    rows: dict[PciAddress, PciDeviceRecord]
+    before: dict[PciAddress, tuple[DeviceStatus, str | None, str | None]]
+
+
+def _device(row: PciDeviceRecord) -> PciDevice:
+    return PciDevice(
+        address=PciAddress.parse(row.address),
+        vendor_id=row.vendor_id,
+        product_id=row.product_id,
+        dev_type=DeviceType(row.dev_type),
+        parent_addr=PciAddress.parse(row.parent_addr) if row.parent_addr else None,
+        numa_node=row.numa_node,
+        tags=dict(row.tags or {}),
+    )
+
+
+def _snapshot(session: Session, host: str) -> _Snapshot:
+    rows = {
+        PciAddress.parse(r.address): r
+        for r in session.scalars(select(PciDeviceRecord).where(PciDeviceRecord.host == host))
+    }
+    tracked = [
+        TrackedDevice(_device(r), DeviceStatus(r.status), r.instance_id, r.request_id)
+        for r in rows.values()
+    ]
+    tree = DeviceTree(tracked)
+    before = {a: (t.status, t.instance_id, t.request_id) for a, t in ((t.address, t) for t in tree)}
+    return _Snapshot(tree, rows, before)
+
+
+def _write(session: Session, snapshot: _Snapshot) -> None:
+    """Store every changed device, each only if nobody changed it since it was read."""
+    for tracked in snapshot.tree:
+        now = (tracked.status, tracked.instance_id, tracked.request_id)
+        if now == snapshot.before[tracked.address]:
+            continue
+        row = snapshot.rows[tracked.address]
+        result = session.execute(
+            update(PciDeviceRecord)
+            .where(PciDeviceRecord.id == row.id, PciDeviceRecord.generation == row.generation)
+            .values(
+                status=tracked.status.value,
+                instance_id=tracked.instance_id,
+                request_id=tracked.request_id,
+                generation=row.generation + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ClaimConflict(f"PCI device {tracked.address} on {row.host} changed meanwhile")
+
+
+def _transact(session: Session, host: str, change: Callable[[DeviceTree], None]) -> None:
+    try:
+        snapshot = _snapshot(session, host)
+        change(snapshot.tree)
+        _write(session, snapshot)
+        session.commit()
+    except DeviceStateError as exc:
+        session.rollback()
+        raise ClaimConflict(str(exc)) from exc
+    except OperationalError as exc:  # SQLite: another writer holds the database
+        session.rollback()
+        raise ClaimConflict(f"the devices of {host} are being changed; try again") from exc
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def claim(
+    session: Session, host: str, instance_id: str, wanted: Mapping[str, Iterable[PciAddress]]
+) -> None:
+    """Claim ``wanted`` (request id → addresses) on ``host`` for ``instance_id``, all or nothing."""
+
+    def change(tree: DeviceTree) -> None:
+        for request_id, addresses in wanted.items():
+            for address in addresses:
+                if address not in tree:
+                    raise ClaimConflict(f"PCI device {address} is not on {host} any more")
+                tree[address].claim(instance_id, request_id)
+
+    _transact(session, host, change)
+
+
+def allocate(session: Session, host: str, instance_id: str) -> None:
+    """Every device claimed by ``instance_id`` on ``host`` becomes allocated."""
+
+    def change(tree: DeviceTree) -> None:
+        for tracked in tree:
+            if tracked.instance_id == instance_id and tracked.status is DeviceStatus.CLAIMED:
+                tracked.allocate(instance_id)
+
+    _transact(session, host, change)
+
+
+def free(session: Session, host: str, instance_id: str) -> list[PciAddress]:
+    """Give back every device of ``instance_id`` on ``host``; returns their addresses."""
+    freed: list[PciAddress] = []
+
+    def change(tree: DeviceTree) -> None:
+        for tracked in tree:
+            if tracked.instance_id == instance_id and tracked.status in (
+                DeviceStatus.CLAIMED, DeviceStatus.ALLOCATED,
+            ):  # fmt: skip
+                tracked.free(instance_id)
+                freed.append(tracked.address)
+
+    for _ in range(5):
+        try:
+            _transact(session, host, change)
+            return freed
+        except ClaimConflict:
+            freed.clear()
+            LOG.info("freeing the devices of %s on %s raced; retrying", instance_id, host)
+    raise ClaimConflict(f"could not free the devices of {instance_id} on {host}")

@@ -1,0 +1,1 @@
+from tests.functional.api.conftest import database  # noqa: F401  (fixture)
