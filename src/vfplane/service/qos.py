@@ -65,6 +65,17 @@ def _require_owner(context: RequestContext, policy: QosPolicy, action: str) -> N
         )
 
 
+def _require_admin_for_guarantees(context: RequestContext, rule_type: RuleType) -> None:
+    """A limit only restrains its own ports; a guarantee takes capacity from every other port
+    on the PF, so only admins may set one."""
+    if rule_type is RuleType.MINIMUM_BANDWIDTH and not context.is_admin:
+        raise Forbidden(
+            "Only admins may set minimum bandwidth rules: a guarantee takes capacity from "
+            "the other ports on the same PF",
+            kind="PolicyNotAuthorized",
+        )
+
+
 def _check_single_default(session: Session, project_id: str, policy_id: str) -> None:
     query = select(QosPolicy.id).where(
         QosPolicy.project_id == project_id, QosPolicy.is_default, QosPolicy.id != policy_id
@@ -264,6 +275,7 @@ def create_rule(
 ) -> QosRule:
     policy = get_policy(session, context, policy_id)
     _require_owner(context, policy, "Adding a QoS rule")
+    _require_admin_for_guarantees(context, rule_type)
     rule_id = str(uuid.uuid4())
     values = _rule_values(rule_type, given)
     _check_conflicts(policy, rule_type, values, rule_id)
@@ -286,6 +298,7 @@ def update_rule(
     policy = get_policy(session, context, policy_id)
     rule = _find_rule(policy, rule_type, rule_id)
     _require_owner(context, policy, "Updating a QoS rule")
+    _require_admin_for_guarantees(context, rule_type)
     current = {name: getattr(rule, name) for name in RULE_FIELDS[rule_type]}
     values = _rule_values(rule_type, {**current, **changes})
     _check_conflicts(policy, rule_type, values, rule.id)

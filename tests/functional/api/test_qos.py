@@ -285,15 +285,26 @@ def test_bandwidth_limit_rule_lifecycle(api: Api) -> None:
 
 def test_minimum_bandwidth_rule_lifecycle(api: Api) -> None:
     policy = _policy(api)
-    rule = _rule(api, "demo", policy["id"], MIN, min_kbps=1000, direction="ingress")
+    rule = _rule(api, "admin", policy["id"], MIN, min_kbps=1000, direction="ingress")
     assert rule == {"id": rule["id"], "min_kbps": 1000, "direction": "ingress"}
     path = f"{_rules(policy['id'], MIN)}/{rule['id']}"
     assert api.get("demo", _rules(policy["id"], MIN)).json()["minimum_bandwidth_rules"] == [rule]
-    updated = api.put("demo", path, {"minimum_bandwidth_rule": {"min_kbps": 2000}}).json()
+    updated = api.put("admin", path, {"minimum_bandwidth_rule": {"min_kbps": 2000}}).json()
     assert updated["minimum_bandwidth_rule"] == {**rule, "min_kbps": 2000}
     assert _show(api, "demo", policy["id"])["rules"][0]["type"] == MIN
     assert api.delete("demo", path).status_code == 204
     assert api.delete("demo", path).status_code == 404
+
+
+def test_only_admins_guarantee_bandwidth(api: Api) -> None:
+    policy = _policy(api)
+    kind, message = _error(_add_rule(api, "demo", policy["id"], MIN, min_kbps=1000), 403)
+    assert kind == "PolicyNotAuthorized"
+    assert "minimum bandwidth" in message
+    rule = _rule(api, "admin", policy["id"], MIN, min_kbps=1000)
+    path = f"{_rules(policy['id'], MIN)}/{rule['id']}"
+    body = {"minimum_bandwidth_rule": {"min_kbps": 9000}}
+    assert api.put("demo", path, body).status_code == 403
 
 
 def test_rule_paths_keep_their_type(api: Api) -> None:
@@ -321,26 +332,26 @@ def test_one_rule_per_type_and_direction(api: Api) -> None:
     path = f"{_rules(policy['id'], BW)}/{ingress['id']}"
     body = {"bandwidth_limit_rule": {"direction": "egress"}}
     assert _error(api.put("demo", path, body), 409)[0] == "QoSRulesConflict"
-    assert _rule(api, "demo", policy["id"], MIN, min_kbps=500)["direction"] == "egress"
+    assert _rule(api, "admin", policy["id"], MIN, min_kbps=500)["direction"] == "egress"
     assert _show(api, "demo", policy["id"])["revision_number"] == 4
 
 
 def test_guarantee_above_the_limit_is_a_conflict(api: Api) -> None:
     policy = _policy(api)
     _rule(api, "demo", policy["id"], BW, max_kbps=1000)
-    kind, message = _error(_add_rule(api, "demo", policy["id"], MIN, min_kbps=2000), 409)
+    kind, message = _error(_add_rule(api, "admin", policy["id"], MIN, min_kbps=2000), 409)
     assert kind == "QoSRuleParameterConflict"
     assert "value 2000" in message
     assert "restricts the bandwidth to 1000" in message
-    assert _add_rule(api, "demo", policy["id"], MIN, min_kbps=2000, direction="ingress").is_success
-    minimum = _rule(api, "demo", policy["id"], MIN, min_kbps=1000)
+    assert _add_rule(api, "admin", policy["id"], MIN, min_kbps=2000, direction="ingress").is_success
+    minimum = _rule(api, "admin", policy["id"], MIN, min_kbps=1000)
     other = _policy(api, name="q2")
-    _rule(api, "demo", other["id"], MIN, min_kbps=5000)
+    _rule(api, "admin", other["id"], MIN, min_kbps=5000)
     assert _error(_add_rule(api, "demo", other["id"], BW, max_kbps=4000), 409)[0] == kind
     assert _rule(api, "demo", other["id"], BW, max_kbps=0)["max_kbps"] == 0  # unlimited
     path = f"{_rules(policy['id'], MIN)}/{minimum['id']}"
     body = {"minimum_bandwidth_rule": {"min_kbps": 1001}}
-    assert _error(api.put("demo", path, body), 409)[0] == kind
+    assert _error(api.put("admin", path, body), 409)[0] == kind
 
 
 @pytest.mark.parametrize(
@@ -438,10 +449,10 @@ def _rates(api: Api, port: Port) -> tuple[int | None, int | None]:
 def test_effective_rates_prefer_the_port_policy(api: Api) -> None:
     on_network = _policy(api, name="net")
     _rule(api, "demo", on_network["id"], BW, max_kbps=1000)
-    _rule(api, "demo", on_network["id"], MIN, min_kbps=500)
+    _rule(api, "admin", on_network["id"], MIN, min_kbps=500)
     on_port = _policy(api, name="port")
     _rule(api, "demo", on_port["id"], BW, max_kbps=3000, direction="ingress")
-    _rule(api, "demo", on_port["id"], MIN, min_kbps=2000)
+    _rule(api, "admin", on_port["id"], MIN, min_kbps=2000)
     network_id = _network(api, "demo", on_network["id"])
     assert _rates(api, _port(api, network_id, None)) == (1000, 500)
     assert _rates(api, _port(api, network_id, on_port["id"])) == (None, 2000)
