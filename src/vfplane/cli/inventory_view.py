@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from vfplane.agent.inventory import device_body
 from vfplane.domain.inventory import Inventory, InventoryEntry
 from vfplane.domain.pci import DeviceType, PciDevice
 from vfplane.host.pciids import PciIds
@@ -130,27 +131,14 @@ def entry_as_json(entry: InventoryEntry, names: PciIds) -> dict[str, Any]:
     device = entry.device
     vendor, product = _names(device, names)
     return {
-        "address": str(device.address),
-        "vendor_id": device.vendor_id,
-        "product_id": device.product_id,
+        **device_body(device),
         "vendor_name": vendor,
         "product_name": product,
-        "dev_type": device.dev_type.value,
-        "parent_addr": str(device.parent_addr) if device.parent_addr else None,
-        "numa_node": device.numa_node,
-        "driver": device.driver,
-        "ifname": device.ifname,
-        "pf_ifname": device.pf_ifname,
-        "vf_index": device.vf_index,
-        "mac": device.mac,
-        "iommu_group": device.iommu_group,
         "sriov_totalvfs": device.sriov_totalvfs,
         "sriov_numvfs": device.sriov_numvfs,
         "selected": entry.selected,
         "device_spec_entry": entry.spec_index,
         "excluded": entry.excluded,
-        "physical_network": device.physical_network,
-        "tags": dict(device.tags),
         "notes": list(entry.notes),
     }
 
