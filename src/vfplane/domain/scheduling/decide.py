@@ -1,0 +1,223 @@
+"""Filter and weigh hosts for one boot request; the result says where and why not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from vfplane.domain.alias import NumaPolicy
+from vfplane.domain.pci import PciAddress
+from vfplane.domain.requests import PciRequest
+from vfplane.domain.scheduling.fit import CompiledRequest, HostFit, Workload, evaluate
+from vfplane.domain.scheduling.index import HostCandidate, HostIndex
+from vfplane.domain.scheduling.reasons import HostExplanation, summarise
+from vfplane.errors import InvalidInput
+
+PCI_WEIGHER_MAX_DEVS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRequest:
+    """One instance to boot.
+
+    ``numa_policy`` (the flavor's or image's) applies to PCI requests without a
+    policy of their own. ``guest_numa_nodes`` is ``None`` for a guest without a
+    NUMA topology, which gets no NUMA filtering at all (as in Nova).
+    """
+
+    vcpus: int
+    memory_mb: int
+    pci_requests: Sequence[PciRequest] = ()
+    numa_policy: NumaPolicy | None = None
+    guest_numa_nodes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.guest_numa_nodes is not None and self.guest_numa_nodes < 1:
+            raise InvalidInput(f"guest_numa_nodes must be at least 1, got {self.guest_numa_nodes}")
+        ids = [request.request_id for request in self.pci_requests]
+        if len(set(ids)) != len(ids):
+            raise InvalidInput(f"PCI request ids must be unique, got {ids}")
+        for request in self.pci_requests:
+            if request.count < 1 or not request.specs:
+                raise InvalidInput(
+                    f"PCI request {request.request_id} needs a count of at least 1 and "
+                    f"at least one spec (count {request.count}, {len(request.specs)} specs)"
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class WeigherConfig:
+    """Multipliers of the weighers; a negative one reverses a weigher."""
+
+    ram_multiplier: float = 1.0
+    pci_multiplier: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """The devices one request would take on a host, lowest address first."""
+
+    request_id: str
+    requester_id: str | None
+    alias_name: str | None
+    addresses: tuple[PciAddress, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A host that fits, its weight, and the devices the claim should try."""
+
+    host: str
+    weight: float
+    assignments: tuple[Assignment, ...]
+
+    @property
+    def addresses(self) -> tuple[PciAddress, ...]:
+        return tuple(a for assignment in self.assignments for a in assignment.addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Hosts that fit (best first), hosts that do not (with reasons), and placements.
+
+    ``placements`` has one candidate per instance of a multi-create, each chosen
+    after the previous ones consumed their host's resources; it is shorter than
+    ``count`` when the hosts run out, and then ``rejected`` also explains the
+    hosts that filled up (a host can be both a candidate and rejected).
+    """
+
+    candidates: tuple[Candidate, ...]
+    rejected: tuple[HostExplanation, ...]
+    placements: tuple[Candidate, ...]
+    count: int
+
+    @property
+    def fits(self) -> bool:
+        return len(self.placements) == self.count
+
+    @property
+    def summary(self) -> str:
+        return summarise(self.rejected)
+
+    def explain(self) -> list[dict[str, object]]:
+        return [explanation.as_dict() for explanation in self.rejected]
+
+
+def schedule(
+    request: InstanceRequest,
+    hosts: Iterable[HostCandidate | HostIndex],
+    count: int = 1,
+    *,
+    weighers: WeigherConfig | None = None,
+) -> Decision:
+    """Filter (capacity, PCI, NUMA) and weigh ``hosts`` for ``count`` such instances.
+
+    ``HostIndex`` arguments are read, never changed; multi-create works on copies.
+    """
+    if count < 1:
+        raise InvalidInput(f"count must be at least 1, got {count}")
+    weighers = weighers or WeigherConfig()
+    work = Workload(
+        vcpus=request.vcpus,
+        memory_mb=request.memory_mb,
+        requests=tuple(CompiledRequest.of(r, request.numa_policy) for r in request.pci_requests),
+        guest_numa_nodes=request.guest_numa_nodes,
+    )
+    fits: dict[str, HostFit] = {}
+    rejected: dict[str, HostExplanation] = {}
+    for host in hosts:
+        index = host if isinstance(host, HostIndex) else HostIndex(host)
+        result = evaluate(index, work)
+        if isinstance(result, HostFit):
+            fits[index.name] = result
+        else:
+            rejected[index.name] = result
+    candidates = tuple(rank(list(fits.values()), work, weighers))
+    placements = _place(candidates, fits, rejected, work, weighers, count)
+    return Decision(candidates, tuple(rejected.values()), placements, count)
+
+
+def _place(
+    candidates: tuple[Candidate, ...],
+    fits: dict[str, HostFit],
+    rejected: dict[str, HostExplanation],
+    work: Workload,
+    weighers: WeigherConfig,
+    count: int,
+) -> tuple[Candidate, ...]:
+    """Pick the best host per instance, consuming on a private copy of the chosen host."""
+    if not candidates:
+        return ()
+    placements = [candidates[0]]
+    copies: set[str] = set()
+    while len(placements) < count:
+        chosen = placements[-1]
+        fit = fits[chosen.host]
+        index = fit.index if chosen.host in copies else fit.index.clone()
+        copies.add(chosen.host)
+        index.take(chosen.addresses, vcpus=work.vcpus, memory_mb=work.memory_mb)
+        result = evaluate(index, work)
+        if isinstance(result, HostFit):
+            fits[chosen.host] = result
+        else:
+            del fits[chosen.host]
+            rejected[chosen.host] = result
+        best = _best(list(fits.values()), work, weighers)
+        if best is None:
+            break
+        placements.append(best)
+    return tuple(placements)
+
+
+def rank(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> list[Candidate]:
+    """Weigh and order: RAM spreads every instance, the PCI weigher packs PCI users.
+
+    Each weigher's values are normalised to 0..1 over the hosts (as Nova does),
+    multiplied and summed; equal weights are ordered by host name.
+    """
+    scores = _scores(fits, work, weighers)
+    order = sorted(range(len(fits)), key=lambda i: (-scores[i], fits[i].index.name))
+    return [_candidate(fits[i], scores[i]) for i in order]
+
+
+def _best(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> Candidate | None:
+    if not fits:
+        return None
+    scores = _scores(fits, work, weighers)
+    best = min(range(len(fits)), key=lambda i: (-scores[i], fits[i].index.name))
+    return _candidate(fits[best], scores[best])
+
+
+def _scores(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> list[float]:
+    free_ram = [float(f.index.host.memory_mb - f.index.memory_mb_used) for f in fits]
+    scores = [weighers.ram_multiplier * value for value in _normalise(free_ram)]
+    if work.requests:
+        packing = [
+            float(PCI_WEIGHER_MAX_DEVS - min(f.index.free_devices, PCI_WEIGHER_MAX_DEVS - 1))
+            for f in fits
+        ]
+        scores = [
+            score + weighers.pci_multiplier * value
+            for score, value in zip(scores, _normalise(packing), strict=True)
+        ]
+    return scores
+
+
+def _normalise(values: Sequence[float]) -> list[float]:
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    if high == low:
+        return [0.0] * len(values)
+    return [(value - low) / (high - low) for value in values]
+
+
+def _candidate(fit: HostFit, weight: float) -> Candidate:
+    return Candidate(
+        host=fit.index.name,
+        weight=weight,
+        assignments=tuple(
+            Assignment(r.request_id, r.requester_id, r.alias_name, addresses)
+            for r, addresses in fit.assignments
+        ),
+    )

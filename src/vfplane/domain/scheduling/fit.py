@@ -1,0 +1,297 @@
+"""Does one boot fit one host? The capacity, PCI and NUMA filters.
+
+All PCI requests of a boot are applied cumulatively to one trial (Nova bug
+1986838), without copying the host's pools: the trial only counts what it
+takes per pool. Taking a PF blocks the VF pools of that PF and taking a VF
+blocks its PF's pool, for the rest of the boot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from vfplane.domain.alias import NumaPolicy
+from vfplane.domain.pci import DeviceType, PciAddress
+from vfplane.domain.requests import PciRequest
+from vfplane.domain.scheduling.index import IGNORED_TAGS, HostIndex, Pool, PropValue
+from vfplane.domain.scheduling.reasons import (
+    DeviceTarget,
+    HostExplanation,
+    NoMatchingDevice,
+    NotEnoughFree,
+    NotEnoughMemory,
+    NotEnoughNumaNodes,
+    NotEnoughVcpus,
+    NumaMismatch,
+    Reason,
+)
+
+_IGNORED_SPEC_KEYS = IGNORED_TAGS
+Plan = list[tuple[Pool, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRequest:
+    """A request prepared once per decision: lower-cased specs, its policy, its words."""
+
+    request: PciRequest
+    specs: tuple[tuple[tuple[str, PropValue], ...], ...]
+    wants_pf: bool
+    wants_remote_managed: bool
+    policy: NumaPolicy
+    target: DeviceTarget
+
+    @classmethod
+    def of(cls, request: PciRequest, default_policy: NumaPolicy | None) -> CompiledRequest:
+        specs = tuple(
+            tuple(
+                (key, value.lower() if isinstance(value, str) else value)
+                for key, value in spec.items()
+                if key not in _IGNORED_SPEC_KEYS
+            )
+            for spec in request.specs
+        )
+        return cls(
+            request=request,
+            specs=specs,
+            wants_pf=any(dict(s).get("dev_type") == "type-pf" for s in specs),
+            wants_remote_managed=any(dict(s).get("remote_managed") == "true" for s in specs),
+            policy=request.numa_policy or default_policy or NumaPolicy.LEGACY,
+            target=DeviceTarget.of(request),
+        )
+
+    def eligible(self, pools: Sequence[Pool]) -> list[Pool]:
+        """Nova's filter steps that do not depend on counts: spec, PF, remote_managed."""
+        return [
+            pool
+            for pool in pools
+            if any(all(pool.props.get(k) == v for k, v in spec) for spec in self.specs)
+            and (self.wants_pf or pool.dev_type is not DeviceType.PF)
+            and (self.wants_remote_managed or pool.props.get("remote_managed") != "true")
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """The instance-level inputs of the filters."""
+
+    vcpus: int
+    memory_mb: int
+    requests: tuple[CompiledRequest, ...]
+    guest_numa_nodes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class HostFit:
+    """A host that fits, with the concrete devices per request, in request order."""
+
+    index: HostIndex
+    assignments: tuple[tuple[PciRequest, tuple[PciAddress, ...]], ...]
+
+
+class _Trial:
+    """What one boot has taken from a host's pools so far."""
+
+    __slots__ = ("pf_taken", "taken", "vf_parents_taken")
+
+    def __init__(self) -> None:
+        self.taken: dict[int, int] = {}
+        self.pf_taken: dict[PciAddress, int] = {}
+        self.vf_parents_taken: dict[PciAddress, int] = {}
+
+    def free(self, pool: Pool) -> int:
+        if pool.dev_type is DeviceType.PF and self.vf_parents_taken.get(pool.address):
+            return 0
+        if pool.dev_type is DeviceType.VF and self.pf_taken.get(pool.address):
+            return 0
+        return len(pool.free) - self.taken.get(pool.position, 0)
+
+    def take(self, pool: Pool, count: int) -> None:
+        self._add(pool, count)
+
+    def undo(self, plan: Plan) -> None:
+        for pool, count in plan:
+            self._add(pool, -count)
+
+    def _add(self, pool: Pool, count: int) -> None:
+        self.taken[pool.position] = self.taken.get(pool.position, 0) + count
+        family = {DeviceType.PF: self.pf_taken, DeviceType.VF: self.vf_parents_taken}
+        counts = family.get(pool.dev_type)
+        if counts is not None:
+            counts[pool.address] = counts.get(pool.address, 0) + count
+
+
+def evaluate(index: HostIndex, work: Workload) -> HostFit | HostExplanation:
+    """Capacity, then PCI (all requests cumulatively), then NUMA; first failure explains."""
+    reasons = capacity_reasons(index, work)
+    if reasons:
+        return HostExplanation(index.name, "compute", tuple(reasons))
+    eligible = [request.eligible(index.pools) for request in work.requests]
+    plans, reasons = _fit_all(work.requests, eligible, None, index)
+    if reasons:
+        return HostExplanation(index.name, "pci", tuple(reasons))
+    if work.guest_numa_nodes is not None:
+        plans, reasons = _fit_numa(index, work, eligible)
+        if reasons:
+            return HostExplanation(index.name, "numa", tuple(reasons))
+    return HostFit(index, _assign(work.requests, plans))
+
+
+def capacity_reasons(index: HostIndex, work: Workload) -> list[Reason]:
+    host = index.host
+    reasons: list[Reason] = []
+    free_vcpus = host.vcpus * host.cpu_allocation_ratio - index.vcpus_used
+    if free_vcpus < work.vcpus:
+        reasons.append(NotEnoughVcpus(free_vcpus, work.vcpus))
+    free_mb = host.memory_mb * host.ram_allocation_ratio - index.memory_mb_used
+    if free_mb < work.memory_mb:
+        reasons.append(NotEnoughMemory(free_mb, work.memory_mb))
+    return reasons
+
+
+def _fit_all(
+    requests: Sequence[CompiledRequest],
+    eligible: Sequence[list[Pool]],
+    cells: frozenset[int] | None,
+    index: HostIndex,
+) -> tuple[list[Plan], list[Reason]]:
+    """Apply every request in order; a failing request takes nothing and is explained."""
+    trial = _Trial()
+    plans: list[Plan] = []
+    reasons: list[Reason] = []
+    for request, pools in zip(requests, eligible, strict=True):
+        if cells is not None:
+            pools = numa_pools(pools, request, cells, trial, index)
+        plan = _take(pools, request.request.count, trial)
+        if plan is None:
+            reasons.append(
+                _explain(request, pools, eligible_all=not pools, cells=cells, trial=trial)
+            )
+            plan = []
+        plans.append(plan)
+    return plans, reasons
+
+
+def _take(pools: Sequence[Pool], count: int, trial: _Trial) -> Plan | None:
+    plan: Plan = []
+    remaining = count
+    for pool in pools:
+        free = trial.free(pool)
+        if free <= 0:
+            continue
+        taken = min(free, remaining)
+        trial.take(pool, taken)
+        plan.append((pool, taken))
+        remaining -= taken
+        if remaining == 0:
+            return plan
+    trial.undo(plan)
+    return None
+
+
+def _explain(
+    request: CompiledRequest,
+    pools: Sequence[Pool],
+    *,
+    eligible_all: bool,
+    cells: frozenset[int] | None,
+    trial: _Trial,
+) -> Reason:
+    rid = request.request.request_id
+    wanted = request.request.count
+    if cells is not None:
+        near = sum(max(trial.free(pool), 0) for pool in pools)
+        return NumaMismatch(rid, request.target, request.policy, tuple(sorted(cells)), near, wanted)
+    if eligible_all:
+        return NoMatchingDevice(rid, request.target)
+    free = sum(max(trial.free(pool), 0) for pool in pools)
+    return NotEnoughFree(
+        request_id=rid,
+        target=request.target,
+        free=free,
+        wanted=wanted,
+        allocated=sum(pool.total - pool.usable for pool in pools),
+        blocked=sum(pool.usable - len(pool.free) for pool in pools),
+        taken_by_boot=sum(len(pool.free) for pool in pools) - free,
+    )
+
+
+def numa_pools(
+    pools: Sequence[Pool],
+    request: CompiledRequest,
+    cells: frozenset[int],
+    trial: _Trial,
+    index: HostIndex,
+) -> list[Pool]:
+    """Nova's ``_filter_pools_for_numa_cells``: strictest placement that has enough devices."""
+    wanted = request.request.count
+    policy = request.policy
+    local = [pool for pool in pools if pool.numa_node in cells]
+    if policy is NumaPolicy.REQUIRED or _free(local, trial) >= wanted:
+        return local
+    if policy is NumaPolicy.SOCKET:
+        return _same_socket(pools, cells, index)
+    near = [pool for pool in pools if pool.numa_node is None or pool.numa_node in cells]
+    if policy is NumaPolicy.LEGACY or _free(near, trial) >= wanted:
+        return near
+    return sorted(pools, key=lambda pool: not (pool.numa_node is None or pool.numa_node in cells))
+
+
+def _same_socket(pools: Sequence[Pool], cells: frozenset[int], index: HostIndex) -> list[Pool]:
+    sockets = {index.host.socket_of(cell) for cell in cells}
+    if None in sockets:
+        return []
+    return [
+        pool
+        for pool in pools
+        if pool.numa_node is not None and index.host.socket_of(pool.numa_node) in sockets
+    ]
+
+
+def _free(pools: Sequence[Pool], trial: _Trial) -> int:
+    return sum(max(trial.free(pool), 0) for pool in pools)
+
+
+def _fit_numa(
+    index: HostIndex, work: Workload, eligible: Sequence[list[Pool]]
+) -> tuple[list[Plan], list[Reason]]:
+    """Try the guest on each set of host cells, PCI-richest first, as Nova's NUMA fitting does."""
+    wanted = work.guest_numa_nodes or 0
+    nodes = index.host.numa_nodes
+    if wanted > len(nodes):
+        return [], [NotEnoughNumaNodes(wanted, len(nodes))]
+    richness = _free_per_node({id(p): p for pools in eligible for p in pools}.values())
+    ordered = sorted(nodes, key=lambda node: (-richness.get(node, 0), node))
+    first_reasons: list[Reason] = []
+    for combo in combinations(ordered, wanted):
+        plans, reasons = _fit_all(work.requests, eligible, frozenset(combo), index)
+        if not reasons:
+            return plans, []
+        first_reasons = first_reasons or reasons
+    return [], first_reasons
+
+
+def _free_per_node(pools: Iterable[Pool]) -> Mapping[int, int]:
+    counts: dict[int, int] = {}
+    for pool in pools:
+        if pool.numa_node is not None:
+            counts[pool.numa_node] = counts.get(pool.numa_node, 0) + len(pool.free)
+    return counts
+
+
+def _assign(
+    requests: Sequence[CompiledRequest], plans: Sequence[Plan]
+) -> tuple[tuple[PciRequest, tuple[PciAddress, ...]], ...]:
+    """Lowest addresses of each planned pool, never the same device twice."""
+    offsets: dict[int, int] = {}
+    assignments = []
+    for request, plan in zip(requests, plans, strict=True):
+        addresses: list[PciAddress] = []
+        for pool, count in plan:
+            start = offsets.get(pool.position, 0)
+            addresses.extend(pool.free[start : start + count])
+            offsets[pool.position] = start + count
+        assignments.append((request.request, tuple(addresses)))
+    return tuple(assignments)
