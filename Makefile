@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEB_PACKAGES := pci.ids python3-venv
+DEB_PACKAGES := pci.ids python3-venv python3-dev gcc pkg-config libvirt-dev libvirt-clients libxml2-utils
 STAMP := $(VENV)/.installed-stamp
 LAB_DIR ?= lab/cluster
 PORT ?= 9696

@@ -10,6 +10,8 @@ Every error vfplane raises on purpose derives from ``VfplaneError``::
     │   ├── InvalidAlias             a [pci] alias entry (Nova's PciInvalidAlias)
     │   └── InvalidDeviceMapping     physical_device_mappings / exclude_devices
     ├── InvalidPciAddress            a PCI address that does not parse
+    ├── InvalidDomainSpec            what to plug cannot become libvirt domain XML (vif form,
+    │                                missing PCI slot or VF netdev, bad MAC, VLAN or profileid)
     ├── DeviceStateError             an illegal device state transition
     │   ├── DeviceInvalidStatus      the device is not in a status the transition starts from
     │   ├── DeviceInvalidOwner       the device belongs to another instance
@@ -17,12 +19,17 @@ Every error vfplane raises on purpose derives from ``VfplaneError``::
     │   └── DevicePFInvalidStatus    a VF whose PF is in use
     ├── HostError                    the host could not be read or changed
     │   ├── SysfsError               sysfs is missing or unusable at the given root
-    │   └── NicError                 a NIC operation failed; ``errno`` says how
-    │       ├── DeviceNotFound       ENODEV/ENOENT/ENXIO: no such PF, VF or netdev
-    │       ├── DeviceBusy           EBUSY: e.g. sriov_numvfs changed while VFs exist
-    │       ├── OutOfRange           ERANGE: e.g. more VFs than sriov_totalvfs
-    │       ├── NotSupported         EOPNOTSUPP/EINVAL: the NIC or driver refuses it
-    │       └── PermissionDenied     EPERM/EACCES: not allowed to change the host
+    │   ├── NicError                 a NIC operation failed; ``errno`` says how
+    │   │   ├── DeviceNotFound       ENODEV/ENOENT/ENXIO: no such PF, VF or netdev
+    │   │   ├── DeviceBusy           EBUSY: e.g. sriov_numvfs changed while VFs exist
+    │   │   ├── OutOfRange           ERANGE: e.g. more VFs than sriov_totalvfs
+    │   │   ├── NotSupported         EOPNOTSUPP/EINVAL: the NIC or driver refuses it
+    │   │   └── PermissionDenied     EPERM/EACCES: not allowed to change the host
+    │   └── HypervisorError          libvirt failed; libvirt's message included, ``code`` its number
+    │       ├── HypervisorUnavailable  the connection cannot be opened, or was closed
+    │       ├── DomainNotFound       no domain of that name
+    │       ├── DomainExists         the name has another uuid, or the domain already runs
+    │       └── DomainXmlRejected    libvirt refuses the XML (parse error, unsupported device)
     └── ApiError                     a request that cannot be served; ``status`` is its HTTP code
         ├── InvalidInput             400: a body or query value; the message names the field
         ├── Unauthorized             401: no, expired, revoked or unknown token; bad password
@@ -58,6 +65,10 @@ class InvalidDeviceMapping(ConfigError):
 
 class InvalidPciAddress(VfplaneError, ValueError):
     """A string is not a PCI address of the form [dddd:]bb:ss.f."""
+
+
+class InvalidDomainSpec(VfplaneError, ValueError):
+    """A domain description that cannot be rendered as libvirt XML; the message says which part."""
 
 
 class DeviceStateError(VfplaneError):
@@ -114,6 +125,30 @@ class NotSupported(NicError):
 
 class PermissionDenied(NicError):
     """The process may not change the host (EPERM, EACCES)."""
+
+
+class HypervisorError(HostError):
+    """libvirt failed; the message includes libvirt's, ``code`` is its error number if any."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class HypervisorUnavailable(HypervisorError):
+    """The hypervisor connection cannot be opened, or was closed."""
+
+
+class DomainNotFound(HypervisorError):
+    """No domain has that name."""
+
+
+class DomainExists(HypervisorError):
+    """The name belongs to a domain with another uuid, or the domain is already running."""
+
+
+class DomainXmlRejected(HypervisorError):
+    """libvirt refuses the domain XML: it does not parse, or asks for something unsupported."""
 
 
 class ApiError(VfplaneError):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vfplane.agent.domains import DomainReconciler, DomainReport
 from vfplane.agent.inventory import HostInventory
 from vfplane.agent.reconcile import Outcome, Reconciler
 from vfplane.client import ApiClient
@@ -37,8 +38,11 @@ class Agent:
         reconciler: Reconciler,
         scan: Callable[[], HostInventory],
         timing: AgentTiming = AgentTiming(),
+        domains: DomainReconciler | None = None,
     ) -> None:
         self.host = host
+        self._domains = domains
+        self._domains_reported: tuple[Any, ...] | None = None
         self._client = client
         self._reconciler = reconciler
         self._scan = scan
@@ -96,14 +100,30 @@ class Agent:
 
     # --- the loops ---
 
+    def _report_domains(self, reports: list[DomainReport], force: bool) -> None:
+        key = tuple((r.server_id, r.state, r.message) for r in reports)
+        if key == self._domains_reported and not force:
+            return
+        body = {"servers": [r.as_dict() for r in reports]}
+        self._client.call("POST", f"/v1/hosts/{self.host}/servers/status", json=body)
+        self._domains_reported = key
+
     def reconcile_once(self, since: int) -> int:
         """Watch for a change after ``since``, converge, report; the revision to watch next."""
         resync = since < 0
         state = self._desired(since)
         assert self._inventory is not None
+        servers = state.get("servers", [])
+        if self._domains is not None:
+            self._domains.remove_gone(servers)
         outcome = self._reconciler.run(state["ports"], self._inventory.devices)
         self._report(outcome, force=resync)
-        return int(state["revision"]) if outcome.clean else -1
+        clean = outcome.clean
+        if self._domains is not None:
+            reports = self._domains.start_desired(servers, self._inventory.devices)
+            self._report_domains(reports, force=resync)
+            clean = clean and all(r.state != "error" for r in reports)
+        return int(state["revision"]) if clean else -1
 
     def _heartbeats(self, stop: threading.Event) -> None:
         while not stop.wait(self._timing.report_interval):

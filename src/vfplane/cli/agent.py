@@ -12,12 +12,14 @@ from types import FrameType
 
 import typer
 
+from vfplane.agent.domains import DomainReconciler
 from vfplane.agent.inventory import scan_host
 from vfplane.agent.loop import Agent, AgentTiming
 from vfplane.agent.reconcile import Reconciler
 from vfplane.cli.errors import reported_errors
 from vfplane.client import ApiClient, Credentials
 from vfplane.errors import ConfigError
+from vfplane.host.hypervisor import LibvirtHypervisor
 from vfplane.host.netlink_nic import NetlinkNic
 from vfplane.host.nic import NicDriver
 from vfplane.host.simulated_nic import SimulatedNic
@@ -40,7 +42,9 @@ def build_agent(settings: Settings) -> Agent:
     client = ApiClient(agent.server_url, credentials)
     reconciler = Reconciler(nic, VfStateStore(agent.state_dir))
     timing = AgentTiming(agent.report_interval, agent.poll_timeout, agent.rescan_interval)
-    return Agent(host, client, reconciler, lambda: scan_host(agent, settings.pci), timing)
+    domains = DomainReconciler(LibvirtHypervisor(agent.libvirt_uri))
+    scan = lambda: scan_host(agent, settings.pci)  # noqa: E731
+    return Agent(host, client, reconciler, scan, timing, domains)
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:

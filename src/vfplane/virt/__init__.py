@@ -1,0 +1,1 @@
+"""Pure libvirt domain XML rendering from port bindings and PCI devices (no I/O)."""
