@@ -88,11 +88,22 @@ class NetworkSettings(_Section):
     agent_down_time: int = Field(default=75, ge=1, description="seconds")
 
 
+class ComputeSettings(_Section):
+    """``[compute]``: capacity and how long a boot may take."""
+
+    cpu_allocation_ratio: float = Field(default=4.0, gt=0)
+    ram_allocation_ratio: float = Field(default=1.0, gt=0)
+    build_timeout: float = Field(default=120.0, gt=0, description="seconds")
+    pci_weight_multiplier: float = 1.0
+    ram_weight_multiplier: float = 1.0
+
+
 class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
     pci: PciSettings = Field(default_factory=PciSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
 

@@ -79,6 +79,8 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     config.write_text(
         f'[server]\nport = {port}\ndata_dir = "{data_dir}"\n'
         '[network]\nnetwork_vlan_ranges = ["physnet1:100:199", "physnet2:200:299"]\n'
+        '[pci]\nalias = [\'{"name": "a1", "vendor_id": "8086", "product_id": "154c", '
+        '"device_type": "type-VF"}\']\n'
     )
     vfplane = str(BIN / "vfplane")
     subprocess.run([vfplane, "bootstrap", "--data-dir", str(data_dir), "--config", str(config)],

@@ -58,7 +58,7 @@ def test_environment_overrides(tmp_path: Path) -> None:
         ("[agent]\nsysfs_rot = '/'\n", "did you mean 'sysfs_root'?"),
         (
             "[wrong]\n",
-            "unknown section [wrong] (known: server, database, identity, network, pci, agent)",
+            "unknown section [wrong] (known: server, database, identity, network, compute",
         ),
         ("[agent]\nhost = 5\n", "[agent] host"),
         ("x = [", "is not valid TOML"),

@@ -10,7 +10,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from vfplane import __version__
-from vfplane.api import hosts, identity, identity_admin, native, network
+from vfplane.api import (
+    compute,
+    hosts,
+    identity,
+    identity_admin,
+    image,
+    native,
+    native_servers,
+    network,
+)
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
 from vfplane.db.pg_listener import PgListener
@@ -56,6 +65,9 @@ def create_app(deps: ApiDependencies) -> FastAPI:
     app.include_router(network.router)
     app.include_router(native.router)
     app.include_router(hosts.router)
+    app.include_router(compute.router)
+    app.include_router(image.router)
+    app.include_router(native_servers.router)
 
     @app.middleware("http")
     async def request_id(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -12,10 +12,14 @@ from sqlalchemy.orm import Session
 
 from vfplane.binding.manager import BindingManager
 from vfplane.db.engine import SessionFactory
+from vfplane.domain.alias import Alias, parse_aliases
+from vfplane.domain.scheduling import WeigherConfig
 from vfplane.service.context import RequestContext
 from vfplane.service.identity import validate_token
 from vfplane.service.networks import NetworkConfig
 from vfplane.service.notifier import HostNotifier
+from vfplane.service.ports import PortConfig
+from vfplane.service.servers import ComputeConfig
 from vfplane.settings import Settings
 
 
@@ -32,6 +36,9 @@ class ApiDependencies:
     binding: BindingManager
     notifier: HostNotifier = field(default_factory=HostNotifier)
     clock: Callable[[], datetime] = utc_now
+    aliases: Mapping[str, Alias] = field(default_factory=dict)  # [pci] alias, parsed
+    port_config: PortConfig = field(default_factory=PortConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     @classmethod
     def from_settings(
@@ -40,6 +47,14 @@ class ApiDependencies:
         """Validate what the API needs from ``settings`` once, at start-up."""
         config = NetworkConfig.from_settings(settings.network)
         binding = BindingManager.from_settings(settings.network)
+        overrides.setdefault("aliases", parse_aliases(settings.pci.alias))
+        overrides.setdefault("port_config", PortConfig.from_settings(settings.network))
+        compute = settings.compute
+        weighers = WeigherConfig(compute.ram_weight_multiplier, compute.pci_weight_multiplier)
+        overrides.setdefault(
+            "compute",
+            ComputeConfig(compute.cpu_allocation_ratio, compute.ram_allocation_ratio, weighers),
+        )
         return cls(settings, sessions, config, binding, **overrides)
 
     @property

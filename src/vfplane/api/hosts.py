@@ -116,7 +116,8 @@ def list_devices(caller: Caller, session: Db, host: str | None = None) -> dict[s
 def _read_desired(deps: ApiDependencies, caller: RequestContext, host: str) -> dict[str, Any]:
     with deps.sessions() as session:
         state = service.desired_state(session, caller, host)
-    return {"host": state.host, "revision": state.revision, "ports": state.ports}
+    return {"host": state.host, "revision": state.revision, "ports": state.ports,
+            "servers": state.servers}  # fmt: skip
 
 
 @router.get("/hosts/{host}/desired", summary="Long-poll the desired state of a host's VFs")

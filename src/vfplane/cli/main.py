@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from vfplane import __version__
-from vfplane.cli import agent, devspec, hosts, inventory, lab, port, server, up
+from vfplane.cli import agent, devspec, explain, hosts, inventory, lab, port, server, up
 
 
 def _version(value: bool) -> None:
@@ -40,6 +40,7 @@ def build_app() -> typer.Typer:
     app.command("up")(up.up)
     app.command("hosts")(hosts.hosts)
     app.command("devices")(hosts.devices)
+    app.command("explain")(explain.explain)
     app.command("bootstrap")(server.bootstrap)
     return app
 

@@ -13,11 +13,12 @@ import yaml
 from sqlalchemy import Engine
 
 from vfplane.api.app import create_app
-from vfplane.api.deps import ApiDependencies
+from vfplane.api.deps import ApiDependencies, utc_now
 from vfplane.cli.errors import reported_errors
 from vfplane.db import migrate
 from vfplane.db.engine import make_engine, make_session_factory
 from vfplane.service.identity import Account, bootstrap_accounts
+from vfplane.service.images import ensure_default_image
 from vfplane.settings import Settings, load_settings
 
 CLOUDS = {"admin": "vfplane-admin", "demo": "vfplane-demo"}
@@ -113,6 +114,7 @@ def bootstrap_data_dir(settings: Settings, admin_password: str | None = None) ->
             admin_password or known.get("admin") or secrets.token_urlsafe(18),
             known.get("demo") or secrets.token_urlsafe(18),
         )
+        ensure_default_image(session, utc_now(), data_dir)
     engine.dispose()
     auth_url = f"{settings.server.public_base()}/identity/v3"
     write_clouds_yaml(clouds_path, clouds_yaml(list(accounts), auth_url, settings.identity.region))

@@ -11,8 +11,10 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -316,3 +318,74 @@ class PciDeviceRecord(Base):
     instance_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=1)
+
+
+# --- flavors and images --------------------------------------------------------
+
+
+class Flavor(Base):
+    """A Nova flavor; ``id`` is Nova's flavorid, a UUID unless the creator chose one."""
+
+    __tablename__ = "flavors"
+    id: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    ram: Mapped[int] = mapped_column(Integer)
+    disk: Mapped[int] = mapped_column(Integer, default=0)
+    swap: Mapped[int] = mapped_column(Integer, default=0)
+    ephemeral: Mapped[int] = mapped_column(Integer, default=0)
+    rxtx_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    extra_specs: Mapped[list[FlavorExtraSpec]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="FlavorExtraSpec.key"
+    )
+    access: Mapped[list[FlavorAccess]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="FlavorAccess.project_id"
+    )
+
+    @property
+    def specs(self) -> dict[str, str]:
+        return {spec.key: spec.value for spec in self.extra_specs}
+
+
+class FlavorExtraSpec(Base):
+    __tablename__ = "flavor_extra_specs"
+    flavor_id: Mapped[str] = mapped_column(
+        ForeignKey("flavors.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    value: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class FlavorAccess(Base):
+    """A project that may use a private flavor."""
+
+    __tablename__ = "flavor_access"
+    flavor_id: Mapped[str] = mapped_column(
+        ForeignKey("flavors.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+
+
+class Image(Base):
+    """A Glance image; ``location`` is where the disk is (a path or URL), never uploaded."""
+
+    __tablename__ = "images"
+    id: Mapped[str] = _id()
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True, index=True)
+    owner: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    visibility: Mapped[str] = mapped_column(String(16), default="shared")
+    disk_format: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    container_format: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    min_disk: Mapped[int] = mapped_column(Integer, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    location: Mapped[str | None] = mapped_column(Text, nullable=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    updated_at: Mapped[datetime] = mapped_column(DateTime())

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event, inspect, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from vfplane.db.compute_tables import Server
 from vfplane.db.tables import Host, Network, Port, PortBinding, QosPolicy, QosRule
 from vfplane.service.notifier import HostNotifier
 
@@ -21,6 +22,7 @@ CHANNEL = "vfplane_hosts"
 PORT_FIELDS = ("mac_address", "admin_state_up", "port_security_enabled", "trusted",
                "qos_policy_id", "propagate_uplink_status")  # fmt: skip
 BINDING_FIELDS = ("vnic_type", "profile", "vif_type", "vif_details", "status")
+SERVER_FIELDS = ("host", "status", "task_state", "deleted_at")
 _TOUCHED = "vfplane.touched_hosts"
 
 
@@ -54,6 +56,9 @@ def _affected(session: Session, obj: Any, deleted: bool) -> set[str]:
         return _hosts_of_policy(session, obj.id)
     if isinstance(obj, Network) and not deleted and _changed(obj, ("qos_policy_id",)):
         return _hosts_of_ports(session, Port.network_id == obj.id)
+    if isinstance(obj, Server) and (deleted or _changed(obj, SERVER_FIELDS)):
+        history = inspect(obj).attrs.host.history
+        return {obj.host, *(history.deleted or ())} - {"", None}
     return set()
 
 

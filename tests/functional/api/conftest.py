@@ -22,10 +22,15 @@ from sqlalchemy.orm import Session
 from vfplane.api.app import create_app
 from vfplane.api.deps import ApiDependencies, utc_now
 from vfplane.db import migrate
+from vfplane.db.compute_tables import InstanceAction, Server
 from vfplane.db.engine import make_engine, make_session_factory
 from vfplane.db.tables import (
     Agent,
+    Flavor,
+    FlavorAccess,
+    FlavorExtraSpec,
     Host,
+    Image,
     IpAllocation,
     Network,
     PciDeviceRecord,
@@ -42,6 +47,8 @@ PG_URL = os.environ.get("VFPLANE_TEST_DATABASE_URL")
 PASSWORD = "secret-password"
 # Ordered so that rows are deleted before the rows they refer to.
 RESOURCE_TABLES = (
+    InstanceAction,
+    Server,
     IpAllocation,
     PortBinding,
     Port,
@@ -52,6 +59,10 @@ RESOURCE_TABLES = (
     Agent,
     PciDeviceRecord,
     Host,
+    FlavorExtraSpec,
+    FlavorAccess,
+    Flavor,
+    Image,
 )
 
 USERS = {

@@ -62,7 +62,7 @@ def test_members_see_no_admin_binding_attributes(api: Api) -> None:
 
 def test_mac_prefix_comes_from_settings(api: Api) -> None:
     network = api.deps.settings.network.model_copy(update={"mac_prefix": "02:ab:cd"})
-    api.deps.settings = api.deps.settings.model_copy(update={"network": network})
+    api.deps.port_config = service.PortConfig.from_settings(network)
     network_id = make_network(api, "demo", kind=None)
     assert make_port(api, "demo", network_id)["mac_address"].startswith("02:ab:cd:")
 

@@ -6,11 +6,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tests.functional.api.conftest import Api, Database
-from vfplane.db import migrate
+from vfplane.db import compute_tables, migrate
 from vfplane.db.tables import Base
 
 
 def test_migrations_match_the_models(database: Database) -> None:
+    assert compute_tables.Server.__table__.metadata is Base.metadata
     assert migrate.current_revision(database.engine) == migrate.head_revision()
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)

@@ -196,7 +196,7 @@ def show_port(port_id: str, request: Request, caller: Caller, session: Db) -> di
 def create_port(
     body: PortCreateBody, request: Request, caller: Caller, session: Db, deps: Deps
 ) -> dict[str, Any]:
-    config = service.PortConfig.from_settings(deps.settings.network)
+    config = deps.port_config
     port = service.create_port(
         session, caller, body.port.request(), config, deps.binding, deps.clock()
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from vfplane.db import compute_tables  # noqa: F401  (its tables join Base.metadata)
 from vfplane.db.tables import Base
 
 engine = context.config.attributes["engine"]

@@ -1,0 +1,127 @@
+"""Booting servers: PCI requests from ports, scheduling, claims, bindings, rollback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.functional.api.conftest import Api
+from tests.functional.api.port_helpers import heartbeat, make_network, make_port, make_subnet
+
+SERVERS = "/compute/v2.1/servers"
+NEW = {"OpenStack-API-Version": "compute 2.96"}
+PF = "0000:3b:00.0"
+VFS = ["0000:3b:02.0", "0000:3b:02.1"]
+
+
+def _register(api: Api, host: str = "compute-1", physnet: str = "physnet1") -> None:
+    tags = {"physical_network": physnet}
+    devices = [{"address": PF, "vendor_id": "8086", "product_id": "1572", "dev_type": "type-PF",
+                "physical_network": physnet, "tags": tags, "mac": "3c:fd:fe:00:00:01",
+                "ifname": "ens1f0", "numa_node": 0}]  # fmt: skip
+    vf_facts = {"vendor_id": "8086", "product_id": "154c", "dev_type": "type-VF",
+                "parent_addr": PF, "pf_ifname": "ens1f0", "numa_node": 0,
+                "physical_network": physnet, "tags": tags}  # fmt: skip
+    devices += [{"address": vf, "vf_index": i, **vf_facts} for i, vf in enumerate(VFS)]
+    body = {"vcpus": 16, "memory_mb": 32768, "numa_topology": [{"id": 0}], "devices": devices}
+    assert api.put("admin", f"/v1/hosts/{host}", body).status_code == 200
+    heartbeat(api, host, mappings={physnet: ["ens1f0"]})
+
+
+def _flavor(api: Api) -> str:
+    body = {"flavor": {"name": "m1", "vcpus": 2, "ram": 1024, "disk": 1, "id": None}}
+    return str(api.post("admin", "/compute/v2.1/flavors", body).json()["flavor"]["id"])
+
+
+def _boot(api: Api, networks: Any, who: str = "admin") -> dict[str, Any]:
+    body = {"server": {"name": "vm", "flavorRef": _flavor_id(api), "networks": networks}}
+    response = api.post(who, SERVERS, body, headers=NEW)
+    assert response.status_code == 202, response.text
+    server: dict[str, Any] = api.get(who, f"{SERVERS}/{response.json()['server']['id']}",
+                                     headers=NEW).json()["server"]  # fmt: skip
+    return server
+
+
+def _flavor_id(api: Api) -> str:
+    flavors = api.get("admin", "/compute/v2.1/flavors").json()["flavors"]
+    return str(flavors[0]["id"]) if flavors else _flavor(api)
+
+
+def _devices(api: Api) -> dict[str, str]:
+    rows = api.get("admin", "/v1/devices?host=compute-1").json()["devices"]
+    return {d["address"]: d["status"] for d in rows}
+
+
+def test_direct_port_lands_on_a_vf_and_goes_active(api: Api) -> None:
+    _register(api)
+    network_id = make_network(api, vlan=101)
+    make_subnet(api, network_id)
+    port = make_port(api, "admin", network_id, **{"binding:vnic_type": "direct"})
+    server = _boot(api, [{"port": port["id"]}])
+    assert (server["status"], server["OS-EXT-SRV-ATTR:host"]) == ("BUILD", "compute-1")
+    bound = api.get("admin", f"/network/v2.0/ports/{port['id']}").json()["port"]
+    assert bound["binding:vif_type"] == "hw_veb"
+    assert bound["binding:vif_details"]["vlan"] == "101"
+    profile = bound["binding:profile"]
+    assert profile["pci_slot"] in VFS
+    assert profile["pci_vendor_info"] == "8086:154c"
+    assert profile["physical_network"] == "physnet1"
+    assert profile["pf_mac_address"] == "3c:fd:fe:00:00:01"
+    assert bound["device_id"] == server["id"]
+    assert _devices(api)[profile["pci_slot"]] == "allocated"
+    assert _devices(api)[PF] == "unavailable"
+    desired = api.get("admin", "/v1/hosts/compute-1/desired?timeout=0").json()
+    assert [s["id"] for s in desired["servers"]] == [server["id"]]
+    api.post("agent-c1", "/v1/hosts/compute-1/ports/status", {"up": [port["id"]]})
+    running = {"servers": [{"id": server["id"], "state": "running", "xml": "<domain/>"}]}
+    api.post("agent-c1", "/v1/hosts/compute-1/servers/status", running)
+    shown = api.get("admin", f"{SERVERS}/{server['id']}", headers=NEW).json()["server"]
+    assert shown["status"] == "ACTIVE"
+    assert api.get("admin", f"/v1/servers/{server['id']}/domain").text == "<domain/>"
+
+
+def test_no_valid_host_explains_why(api: Api) -> None:
+    _register(api)
+    network_id = make_network(api, physnet="physnet3", vlan=None, kind="flat")
+    port = make_port(api, "admin", network_id, **{"binding:vnic_type": "direct"})
+    server = _boot(api, [{"port": port["id"]}])
+    assert server["status"] == "ERROR"
+    assert "No valid host was found" in server["fault"]["message"]
+    assert "physnet3" in server["fault"]["message"]
+    explained = api.get("admin", f"/v1/servers/{server['id']}/explain").json()["server"]
+    assert explained["explanation"]["hosts"]
+    port_after = api.get("admin", f"/network/v2.0/ports/{port['id']}").json()["port"]
+    assert (port_after["device_id"], port_after["binding:host_id"]) == ("", "")
+    assert set(_devices(api).values()) == {"available"}
+
+
+def test_vnic_type_extension_creates_the_port_and_delete_gives_all_back(api: Api) -> None:
+    _register(api)
+    network_id = make_network(api, vlan=102)
+    server = _boot(api, [{"uuid": network_id, "vnic_type": "direct"}])
+    assert server["status"] == "BUILD"
+    ports = api.get("admin", f"/network/v2.0/ports?device_id={server['id']}").json()["ports"]
+    assert [p["binding:vnic_type"] for p in ports] == ["direct"]
+    assert api.delete("admin", f"{SERVERS}/{server['id']}").status_code == 204
+    assert api.get("admin", f"/network/v2.0/ports/{ports[0]['id']}").status_code == 404
+    assert set(_devices(api).values()) == {"available"}
+    assert api.get("admin", f"{SERVERS}/{server['id']}").status_code == 404
+
+
+def test_more_servers_than_vfs(api: Api) -> None:
+    _register(api)
+    network_id = make_network(api, vlan=103)
+    states = [_boot(api, [{"uuid": network_id, "vnic_type": "direct"}])["status"]
+              for _ in range(3)]  # fmt: skip
+    assert sorted(states) == ["BUILD", "BUILD", "ERROR"]
+    assert list(_devices(api).values()).count("allocated") == 2
+
+
+def test_invalid_boot_requests_name_the_field(api: Api) -> None:
+    _flavor(api)
+    body = {"server": {"name": "vm", "flavorRef": _flavor_id(api), "networks": [{}]}}
+    response = api.post("admin", SERVERS, body)
+    assert response.status_code == 400
+    assert "networks[0]" in response.json()["badRequest"]["message"]
+    unknown = api.post("admin", SERVERS, {"server": {"name": "x", "flavorRef": "f", "colour": 1}})
+    assert unknown.status_code == 400
+    assert "server.colour" in unknown.json()["badRequest"]["message"]
