@@ -217,3 +217,54 @@ def test_hosts_and_devices_commands(cluster: Cluster, network_id: str) -> None:
                               "vfplane-admin", "--json"],
                              capture_output=True, text=True, env=env, check=True)  # fmt: skip
     assert port["id"] in devices.stdout
+
+
+def _openstack(
+    cluster: Cluster, *args: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(cluster.data_dir / "clouds.yaml")}
+    command = [str(BIN / "openstack"), "--os-cloud", "vfplane-admin", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=check,
+                          timeout=120)  # fmt: skip
+
+
+def test_openstack_server_create_boots_on_a_vf(cluster: Cluster, network_id: str) -> None:
+    _openstack(cluster, "flavor", "create", "--vcpus", "1", "--ram", "512", "--disk", "1", "m1")
+    port = _openstack(cluster, "port", "create", "--network", "up-net", "--vnic-type", "direct",
+                      "vm-port", "-f", "value", "-c", "id").stdout.strip()  # fmt: skip
+    created = _openstack(cluster, "server", "create", "--flavor", "m1", "--image", "cirros-0.6.2",
+                         "--nic", f"port-id={port}", "--wait", "vm1", "-f", "value", "-c", "id",
+                         "-c", "status")  # fmt: skip
+    server_id, status = created.stdout.split()
+    assert status == "ACTIVE"
+    bound = cluster.port(port)
+    host, slot = bound["binding:host_id"], bound["binding:profile"]["pci_slot"]
+    assert bound["binding:vif_details"]["vlan"] == "142"
+    domain = cluster.admin.call("GET", f"/v1/devices?host={host}")
+    assert {d["address"]: d["status"] for d in domain["devices"]}[slot] == "allocated"
+    xml = cluster.admin._http.get(f"/v1/servers/{server_id}/domain",
+                                  headers={"X-Auth-Token": cluster.admin.token()}).text  # fmt: skip
+    assert '<interface type="hostdev"' in xml or "<interface type='hostdev'" in xml
+    assert '<tag id="142"' in xml or "<tag id='142'" in xml
+    _openstack(cluster, "server", "delete", "--wait", "vm1")
+    after = cluster.admin.call("GET", f"/v1/devices?host={host}")["devices"]
+    assert {d["address"]: d["status"] for d in after}[slot] == "available"
+
+
+def test_server_that_cannot_fit_is_explained(cluster: Cluster) -> None:
+    net = cluster.admin.call("POST", "/network/v2.0/networks", json={"network": {
+        "name": "far", "provider:network_type": "flat",
+        "provider:physical_network": "physnet3"}})["network"]  # fmt: skip
+    port = cluster.admin.call("POST", PORTS, json={"port": {
+        "network_id": net["id"], "binding:vnic_type": "direct"}})["port"]  # fmt: skip
+    nic = f"port-id={port['id']}"
+    result = _openstack(cluster, "server", "create", "--flavor", "m1", "--image", "cirros-0.6.2",
+                        "--nic", nic, "--wait", "lost", check=False)  # fmt: skip
+    assert result.returncode == 1
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(cluster.data_dir / "clouds.yaml")}
+    explained = subprocess.run([sys.executable, "-m", "vfplane", "explain", "lost", "--os-cloud",
+                                "vfplane-admin"], capture_output=True, text=True, env=env,
+                               check=False)  # fmt: skip
+    assert explained.returncode == 1, explained.stderr
+    assert "No valid host was found" in explained.stdout
+    assert "physnet3" in explained.stdout
