@@ -81,8 +81,9 @@ class ApiClient:
     def call(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
         """The JSON answer of ``method path``; a 401 renews the token once."""
         extra = {"timeout": timeout} if timeout is not None else {}
+        given = dict(kwargs.pop("headers", None) or {})
         for attempt in range(2):
-            headers = {"X-Auth-Token": self.token(renew=attempt > 0)}
+            headers = {**given, "X-Auth-Token": self.token(renew=attempt > 0)}
             response = self._send(method, path, headers=headers, **extra, **kwargs)
             if response.status_code != 401:
                 break

@@ -12,6 +12,7 @@ from vfplane.domain.vfstate import VfConfig
 from vfplane.host.simulated_nic import SimulatedNic
 
 PORTS = "/network/v2.0/ports"
+COMPUTE = {"OpenStack-API-Version": "compute 2.96"}
 Say = Callable[[str], None]
 
 
@@ -68,3 +69,37 @@ def run_demo(admin: ApiClient, data_dir: Path, say: Say) -> None:
     for reason in lost["binding:failure_reasons"]:
         say(f"     {reason['driver']}: {reason['reason']}")
     say("   (`vfplane port explain demo-lost --os-cloud vfplane-admin` says the same)")
+    _servers(admin, data_dir, network_id, say)
+
+
+def _wait_server(admin: ApiClient, server_id: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        server: dict[str, Any] = admin.call("GET", f"/compute/v2.1/servers/{server_id}",
+                                            headers=COMPUTE)["server"]  # fmt: skip
+        if server["status"] != "BUILD" or time.monotonic() > deadline:
+            return server
+        time.sleep(0.3)
+
+
+def _boot(admin: ApiClient, name: str, flavor_id: str, networks: list[dict[str, str]]) -> Any:
+    body = {"server": {"name": name, "flavorRef": flavor_id, "networks": networks}}
+    created = admin.call("POST", "/compute/v2.1/servers", json=body, headers=COMPUTE)
+    return _wait_server(admin, created["server"]["id"])
+
+
+def _servers(admin: ApiClient, data_dir: Path, network_id: str, say: Say) -> None:
+    flavor = {"flavor": {"name": "demo.small", "vcpus": 1, "ram": 512, "disk": 1, "id": None}}
+    flavor_id = admin.call("POST", "/compute/v2.1/flavors", json=flavor)["flavor"]["id"]
+    server = _boot(admin, "demo-vm", flavor_id, [{"uuid": network_id, "vnic_type": "direct"}])
+    host = server.get("OS-EXT-SRV-ATTR:host")
+    ports = admin.call("GET", PORTS, params={"device_id": server["id"]})["ports"]
+    slot = ports[0]["binding:profile"].get("pci_slot") if ports else None
+    say(f"7. server demo-vm ({{\"uuid\": demo-net, \"vnic_type\": \"direct\"}}): "
+        f"{server['status']} on {host}, VF {slot}")  # fmt: skip
+    far = {"network": {"name": "demo-far", "provider:network_type": "flat",
+                       "provider:physical_network": "physnet3"}}  # fmt: skip
+    far_id = admin.call("POST", "/network/v2.0/networks", json=far)["network"]["id"]
+    lost = _boot(admin, "demo-far-vm", flavor_id, [{"uuid": far_id, "vnic_type": "direct"}])
+    say(f"8. server demo-far-vm on physnet3: {lost['status']}: {lost['fault']['message']}")
+    say("   (`vfplane explain demo-far-vm --os-cloud vfplane-admin` gives it host by host)")
