@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from vfplane import __version__
 from vfplane.api import (
@@ -20,18 +22,42 @@ from vfplane.api import (
     native_servers,
     network,
 )
+from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
 from vfplane.db.pg_listener import PgListener
-from vfplane.service import host_changes
+from vfplane.service import host_changes, servers
+from vfplane.service.context import RequestContext
 
 LOG = logging.getLogger(__name__)
 
 
+SYSTEM = RequestContext(user_id="vfplane", project_id="", roles=frozenset({"admin", "service"}),
+                        user_name="vfplane", request_id="req-build-timeout")  # fmt: skip
+SWEEP_INTERVAL = 5.0
+
+
+def expire_stuck_builds(deps: ApiDependencies) -> list[str]:
+    """Servers stuck in BUILD past ``[compute] build_timeout`` go ERROR, everything given back."""
+    with deps.sessions() as session:
+        timeout = deps.settings.compute.build_timeout
+        return servers.expire_builds(session, SYSTEM, boot_tools(deps), deps.clock(), timeout)
+
+
+async def _sweep(deps: ApiDependencies) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL)
+        try:
+            await run_in_threadpool(expire_stuck_builds, deps)
+        except Exception:
+            LOG.exception("the build-timeout sweep failed; trying again later")
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On PostgreSQL, changes committed by other server processes wake our waiters too."""
+    """Sweep stuck builds; on PostgreSQL, other server processes' changes wake our waiters."""
     deps: ApiDependencies = app.state.deps
+    sweeper = asyncio.create_task(_sweep(deps))
     engine = deps.sessions.kw["bind"]
     listener = None
     if engine.dialect.name == "postgresql":
@@ -42,6 +68,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        sweeper.cancel()
         if listener is not None:
             listener.stop()
 

@@ -125,3 +125,22 @@ def test_invalid_boot_requests_name_the_field(api: Api) -> None:
     unknown = api.post("admin", SERVERS, {"server": {"name": "x", "flavorRef": "f", "colour": 1}})
     assert unknown.status_code == 400
     assert "server.colour" in unknown.json()["badRequest"]["message"]
+
+
+def test_a_build_that_never_finishes_times_out_and_gives_everything_back(api: Api) -> None:
+    from datetime import timedelta
+
+    from vfplane.api.app import expire_stuck_builds
+
+    _register(api)
+    network_id = make_network(api, vlan=104)
+    server = _boot(api, [{"uuid": network_id, "vnic_type": "direct"}])
+    assert expire_stuck_builds(api.deps) == []  # not late yet
+    later = api.deps.clock() + timedelta(seconds=api.deps.settings.compute.build_timeout + 1)
+    api.deps.clock = lambda: later
+    assert expire_stuck_builds(api.deps) == [server["id"]]
+    shown = api.get("admin", f"{SERVERS}/{server['id']}", headers=NEW).json()["server"]
+    assert shown["status"] == "ERROR"
+    assert "Build timed out" in shown["fault"]["message"]
+    assert "waiting for the domain to start" in shown["fault"]["message"]
+    assert set(_devices(api).values()) == {"available"}
