@@ -106,4 +106,7 @@ def create_app(deps: ApiDependencies) -> FastAPI:
         response.headers["X-OpenStack-Request-ID"] = rid
         return response
 
+    # FastAPI builds each route's request models lazily on first use, and building them from
+    # several threads at once can fail; building the OpenAPI document builds them all now.
+    app.openapi()
     return app

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from vfplane.api.deps import Caller, Db, Deps
-from vfplane.errors import Unauthorized
+from vfplane.errors import InvalidInput, Unauthorized
 from vfplane.service import identity
 from vfplane.service.identity import DEFAULT_DOMAIN_ID, DEFAULT_DOMAIN_NAME, IssuedToken
 
@@ -63,6 +63,17 @@ class AuthRequest(_Loose):
 
 class AuthBody(_Loose):
     auth: AuthRequest
+
+
+def subject_token(request: Request) -> str:
+    """The ``X-Subject-Token`` header: the token a validation or revocation is about."""
+    token = request.headers.get("X-Subject-Token")
+    if not token:
+        raise InvalidInput("Invalid input for X-Subject-Token: the header is required")
+    return token
+
+
+SubjectToken = Annotated[str, Depends(subject_token)]
 
 
 def _version(base: str) -> dict[str, Any]:
@@ -174,7 +185,7 @@ def check_token(
     _caller: Caller,
     deps: Deps,
     session: Db,
-    x_subject_token: Annotated[str, Header()],
+    x_subject_token: SubjectToken,
 ) -> JSONResponse:
     issued = identity.describe_token(session, x_subject_token, deps.clock())
     return JSONResponse(
@@ -184,7 +195,7 @@ def check_token(
 
 
 @router.delete("/v3/auth/tokens", status_code=204, summary="Revoke a token")
-def revoke(caller: Caller, session: Db, x_subject_token: Annotated[str, Header()]) -> Response:
+def revoke(caller: Caller, session: Db, x_subject_token: SubjectToken) -> Response:
     if identity.token_owner(session, x_subject_token) != caller.user_id:
         caller.require_admin("Revoking another user's token")
     identity.revoke_token(session, x_subject_token)

@@ -29,6 +29,13 @@ class ClaimConflict(Conflict):
     """A device was taken or changed meanwhile; try another candidate."""
 
 
+class _StaleRow(Exception):
+    """A row changed since it was read; the whole change is tried again on fresh rows."""
+
+
+WRITE_TRIES = 8
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     tree: DeviceTree
@@ -81,24 +88,29 @@ def _write(session: Session, snapshot: _Snapshot) -> None:
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ClaimConflict(f"PCI device {tracked.address} on {row.host} changed meanwhile")
+            raise _StaleRow(f"PCI device {tracked.address} on {row.host} changed meanwhile")
 
 
 def _transact(session: Session, host: str, change: Callable[[DeviceTree], None]) -> None:
-    try:
-        snapshot = _snapshot(session, host)
-        change(snapshot.tree)
-        _write(session, snapshot)
-        session.commit()
-    except DeviceStateError as exc:
-        session.rollback()
-        raise ClaimConflict(str(exc)) from exc
-    except OperationalError as exc:  # SQLite: another writer holds the database
-        session.rollback()
-        raise ClaimConflict(f"the devices of {host} are being changed; try again") from exc
-    except BaseException:
-        session.rollback()
-        raise
+    """Apply ``change`` to fresh rows and write it; a row changed by a sibling's claim (a PF's
+    status moves with each of its VFs) means reading again, a rule broken means giving up."""
+    for _ in range(WRITE_TRIES):
+        try:
+            snapshot = _snapshot(session, host)
+            change(snapshot.tree)
+            _write(session, snapshot)
+            session.commit()
+            return
+        except DeviceStateError as exc:
+            session.rollback()
+            raise ClaimConflict(str(exc)) from exc
+        except (_StaleRow, OperationalError) as exc:  # OperationalError: SQLite is busy
+            session.rollback()
+            LOG.debug("retrying a device change on %s: %s", host, exc)
+        except BaseException:
+            session.rollback()
+            raise
+    raise ClaimConflict(f"the devices of {host} keep changing; try again")
 
 
 def claim(
@@ -132,6 +144,7 @@ def free(session: Session, host: str, instance_id: str) -> list[PciAddress]:
     freed: list[PciAddress] = []
 
     def change(tree: DeviceTree) -> None:
+        freed.clear()  # a retry starts again from fresh rows
         for tracked in tree:
             if tracked.instance_id == instance_id and tracked.status in (
                 DeviceStatus.CLAIMED, DeviceStatus.ALLOCATED,
@@ -139,11 +152,5 @@ def free(session: Session, host: str, instance_id: str) -> list[PciAddress]:
                 tracked.free(instance_id)
                 freed.append(tracked.address)
 
-    for _ in range(5):
-        try:
-            _transact(session, host, change)
-            return freed
-        except ClaimConflict:
-            freed.clear()
-            LOG.info("freeing the devices of %s on %s raced; retrying", instance_id, host)
-    raise ClaimConflict(f"could not free the devices of {instance_id} on {host}")
+    _transact(session, host, change)
+    return freed

@@ -9,6 +9,8 @@ binding:profile; any failure gives everything back and leaves a readable fault.
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +50,7 @@ from vfplane.service.server_ports import (
 )
 
 LOG = logging.getLogger(__name__)
-CLAIM_ROUNDS = 3
+CLAIM_ROUNDS = 32  # fresh decisions after lost races; each round some claimer wins
 ACTIVE_STATES = ("BUILD", "ACTIVE", "SHUTOFF", "REBOOT")
 
 
@@ -181,7 +183,9 @@ def place(
     session: Session, server: Server, request: InstanceRequest, config: ComputeConfig
 ) -> Candidate | None:
     """Schedule and claim; on a lost race the next candidate, then a fresh decision."""
-    for _ in range(CLAIM_ROUNDS):
+    for round_number in range(CLAIM_ROUNDS):
+        if round_number:
+            time.sleep(random.uniform(0, 0.02 * min(round_number, 5)))  # de-synchronise racers
         decision = schedule(request, load_hosts(session, config), weighers=config.weighers)
         server.explanation = {"summary": decision.summary, "hosts": decision.explain()}
         if not decision.fits:
