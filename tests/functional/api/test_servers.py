@@ -144,3 +144,30 @@ def test_a_build_that_never_finishes_times_out_and_gives_everything_back(api: Ap
     assert "Build timed out" in shown["fault"]["message"]
     assert "waiting for the domain to start" in shown["fault"]["message"]
     assert set(_devices(api).values()) == {"available"}
+
+
+def test_macvtap_direct_physical_and_normal_ports_get_their_forms(api: Api) -> None:
+    _register(api)
+    heartbeat(api, "compute-1", agent_type="Linux bridge agent", mappings={"physnet1": ["br0"]})
+    network_id = make_network(api, vlan=105)
+    nets = [{"uuid": network_id, "vnic_type": kind} for kind in ("macvtap", "normal")]
+    server = _boot(api, nets)
+    assert server["status"] == "BUILD", server.get("fault")
+    ports = api.get("admin", f"/network/v2.0/ports?device_id={server['id']}").json()["ports"]
+    forms = {p["binding:vnic_type"]: p["binding:vif_type"] for p in ports}
+    assert forms == {"macvtap": "hw_veb", "normal": "bridge"}
+    whole_pf = _boot(api, [{"uuid": network_id, "vnic_type": "direct-physical"}])
+    assert whole_pf["status"] == "ERROR"  # a VF of that PF is in use: the PF cannot be given
+    assert api.delete("admin", f"{SERVERS}/{server['id']}").status_code == 204
+    pf_server = _boot(api, [{"uuid": network_id, "vnic_type": "direct-physical"}])
+    assert pf_server["status"] == "BUILD", pf_server.get("fault")
+    (pf_port,) = api.get("admin", f"/network/v2.0/ports?device_id={pf_server['id']}").json()[
+        "ports"
+    ]
+    assert pf_port["binding:vif_type"] == "hostdev_physical"
+    assert pf_port["binding:profile"]["pci_slot"] == PF
+    assert pf_port["binding:profile"]["device_mac_address"] == "3c:fd:fe:00:00:01"
+    assert pf_port["mac_address"] == "3c:fd:fe:00:00:01"  # the port takes the PF's MAC
+    assert set(_devices(api).values()) == {"allocated", "unavailable"}
+    assert api.delete("admin", f"{SERVERS}/{pf_server['id']}").status_code == 204
+    assert set(_devices(api).values()) == {"available"}
