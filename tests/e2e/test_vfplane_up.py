@@ -156,7 +156,8 @@ def test_unbinding_restores_the_original_vf(cluster: Cluster, network_id: str) -
     assert cluster.vf("compute-2", "ens1f0", 3).mac == port["mac_address"]
     cluster.update(port["id"], **{"binding:host_id": "", "binding:profile": {}})
     eventually(lambda: cluster.vf("compute-2", "ens1f0", 3) == FRESH_VF, what="restore")
-    assert not (cluster.data_dir / "hosts/compute-2/agent-state/ens1f0_vf3.json").exists()
+    saved = cluster.data_dir / "hosts/compute-2/agent-state/ens1f0_vf3.json"
+    eventually(lambda: not saved.exists(), what="the saved original to be forgotten")
     assert cluster.port(port["id"])["status"] == "DOWN"
 
 
