@@ -29,7 +29,8 @@ Every error vfplane raises on purpose derives from ``VfplaneError``::
     │       ├── HypervisorUnavailable  the connection cannot be opened, or was closed
     │       ├── DomainNotFound       no domain of that name
     │       ├── DomainExists         the name has another uuid, or the domain already runs
-    │       └── DomainXmlRejected    libvirt refuses the XML (parse error, unsupported device)
+    │       ├── DomainXmlRejected    libvirt refuses the XML (parse error, unsupported device)
+    │       └── HotplugUnsupported   the hypervisor cannot attach or detach devices live
     └── ApiError                     a request that cannot be served; ``status`` is its HTTP code
         ├── InvalidInput             400: a body or query value; the message names the field
         ├── Unauthorized             401: no, expired, revoked or unknown token; bad password
@@ -149,6 +150,10 @@ class DomainExists(HypervisorError):
 
 class DomainXmlRejected(HypervisorError):
     """libvirt refuses the domain XML: it does not parse, or asks for something unsupported."""
+
+
+class HotplugUnsupported(HypervisorError):
+    """The hypervisor cannot attach or detach this device to a running domain."""
 
 
 class ApiError(VfplaneError):

@@ -38,6 +38,11 @@ class AgentSettings(_Section):
     sysfs_root: Path = Path("/")
     physical_device_mappings: str | list[str] = Field(default_factory=list)
     exclude_devices: str | list[str] = Field(default_factory=list)
+    interface_mappings: str | list[str] = Field(
+        default_factory=list,
+        description="physnet:interface uplinks for normal (bridged) ports; when set, the agent "
+        "also reports as a Linux bridge agent",
+    )
     server_url: str = "http://127.0.0.1:9696"
     username: str | None = None
     password: str | None = None

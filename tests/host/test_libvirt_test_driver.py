@@ -4,6 +4,7 @@ The test driver keeps its domains in the connection: a second
 ``LibvirtHypervisor`` on the same URI is a second, empty host. These tests
 need libvirt-python and nothing else (no daemon, no KVM); the contract tests
 also run against the in-memory fake so the fake cannot drift from libvirt.
+The ``uri`` fixture (a fresh test-driver host) is in ``conftest.py``.
 """
 
 from __future__ import annotations
@@ -27,20 +28,9 @@ from vfplane.errors import (
     HypervisorUnavailable,
 )
 from vfplane.host.hypervisor import Hypervisor, LibvirtHypervisor
-from vfplane.lab.cluster import HostSpec, libvirt_host_xml
 from vfplane.virt.xml import hostdevs_of, interfaces_of
 
 OTHER_UUID = "0d1c6b0e-5b8f-4f0a-8a34-52d7c1f00002"
-
-
-@pytest.fixture
-def uri(tmp_path: Path) -> str:
-    spec = HostSpec.model_validate(
-        {"name": "host-1", "profile": "x710", "physnets": ["physnet1"], "numa_nodes": 2}
-    )
-    node = tmp_path / "host.xml"
-    node.write_text(libvirt_host_xml(spec), encoding="utf-8")
-    return f"test://{node}"
 
 
 @pytest.fixture

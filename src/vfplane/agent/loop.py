@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from vfplane.errors import VfplaneError
 
 LOG = logging.getLogger(__name__)
 AGENT_TYPE = "NIC Switch agent"
+BRIDGE_AGENT_TYPE = "Linux bridge agent"  # reported too when interface_mappings are set
 BINARY = "vfplane-agent"
 MAX_BACKOFF = 30.0
 
@@ -39,8 +40,10 @@ class Agent:
         scan: Callable[[], HostInventory],
         timing: AgentTiming = AgentTiming(),
         domains: DomainReconciler | None = None,
+        interface_mappings: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.host = host
+        self._interface_mappings = {k: list(v) for k, v in (interface_mappings or {}).items()}
         self._domains = domains
         self._domains_reported: tuple[Any, ...] | None = None
         self._client = client
@@ -65,6 +68,10 @@ class Agent:
                                    "devices": len(inventory.devices) if inventory else 0},
                 "start_flag": not self._started}  # fmt: skip
         self._client.call("POST", "/v1/agents/heartbeat", json=body)
+        if self._interface_mappings:
+            uplinks = {"interface_mappings": self._interface_mappings}
+            bridge = {**body, "agent_type": BRIDGE_AGENT_TYPE, "configurations": uplinks}
+            self._client.call("POST", "/v1/agents/heartbeat", json=bridge)
         self._started = True
 
     def _rescan(self) -> bool:
@@ -101,7 +108,7 @@ class Agent:
     # --- the loops ---
 
     def _report_domains(self, reports: list[DomainReport], force: bool) -> None:
-        key = tuple((r.server_id, r.state, r.message) for r in reports)
+        key = tuple(r.key for r in reports)  # the XML's digest counts: a reboot changes it
         if key == self._domains_reported and not force:
             return
         body = {"servers": [r.as_dict() for r in reports]}
@@ -120,7 +127,7 @@ class Agent:
         self._report(outcome, force=resync)
         clean = outcome.clean
         if self._domains is not None:
-            reports = self._domains.start_desired(servers, self._inventory.devices)
+            reports = self._domains.converge(servers, self._inventory.devices)
             self._report_domains(reports, force=resync)
             clean = clean and all(r.state != "error" for r in reports)
         return int(state["revision"]) if clean else -1

@@ -26,7 +26,7 @@ from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
 from vfplane.db.pg_listener import PgListener
-from vfplane.service import host_changes, servers
+from vfplane.service import host_changes, server_domains
 from vfplane.service.context import RequestContext
 
 LOG = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ def expire_stuck_builds(deps: ApiDependencies) -> list[str]:
     """Servers stuck in BUILD past ``[compute] build_timeout`` go ERROR, everything given back."""
     with deps.sessions() as session:
         timeout = deps.settings.compute.build_timeout
-        return servers.expire_builds(session, SYSTEM, boot_tools(deps), deps.clock(), timeout)
+        tools, now = boot_tools(deps), deps.clock()
+        return server_domains.expire_builds(session, SYSTEM, tools, now, timeout)
 
 
 async def _sweep(deps: ApiDependencies) -> None:
@@ -73,7 +74,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             listener.stop()
 
 
-def create_app(deps: ApiDependencies) -> FastAPI:
+def create_app(deps: ApiDependencies, *, build_models: bool = True) -> FastAPI:
+    """The ASGI app; ``build_models=False`` skips the warm-up below (single-threaded tests)."""
     host_changes.install(deps.sessions, deps.notifier)
     app = FastAPI(
         lifespan=_lifespan,
@@ -108,5 +110,6 @@ def create_app(deps: ApiDependencies) -> FastAPI:
 
     # FastAPI builds each route's request models lazily on first use, and building them from
     # several threads at once can fail; building the OpenAPI document builds them all now.
-    app.openapi()
+    if build_models:
+        app.openapi()
     return app

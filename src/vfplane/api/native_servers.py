@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import Caller, Db, Deps
 from vfplane.errors import NotFound
-from vfplane.service import servers
+from vfplane.service import server_domains, servers
 
 router = APIRouter(prefix="/v1", tags=["native: servers"])
 
@@ -51,6 +51,7 @@ def domain(server_id: str, caller: Caller, session: Db) -> Response:
 
 @router.post("/hosts/{host}/servers/status", summary="Report domains running or failed (agents)")
 def report(host: str, body: DomainStatusBody, caller: Caller, session: Db, deps: Deps) -> Any:
-    reports = [servers.DomainReport(s.id, s.state, s.message, s.xml) for s in body.servers]
-    ignored = servers.report_domains(session, caller, host, reports, boot_tools(deps), deps.clock())
+    reports = [server_domains.DomainReport(s.id, s.state, s.message, s.xml) for s in body.servers]
+    tools, now = boot_tools(deps), deps.clock()
+    ignored = server_domains.report_domains(session, caller, host, reports, tools, now)
     return {"ignored": ignored}

@@ -18,6 +18,7 @@ from vfplane.agent.loop import Agent, AgentTiming
 from vfplane.agent.reconcile import Reconciler
 from vfplane.cli.errors import reported_errors
 from vfplane.client import ApiClient, Credentials
+from vfplane.domain.device_mappings import parse_physical_device_mappings
 from vfplane.errors import ConfigError
 from vfplane.host.hypervisor import LibvirtHypervisor
 from vfplane.host.netlink_nic import NetlinkNic
@@ -44,7 +45,8 @@ def build_agent(settings: Settings) -> Agent:
     timing = AgentTiming(agent.report_interval, agent.poll_timeout, agent.rescan_interval)
     domains = DomainReconciler(LibvirtHypervisor(agent.libvirt_uri))
     scan = lambda: scan_host(agent, settings.pci)  # noqa: E731
-    return Agent(host, client, reconciler, scan, timing, domains)
+    uplinks = parse_physical_device_mappings(agent.interface_mappings, "interface_mappings")
+    return Agent(host, client, reconciler, scan, timing, domains, uplinks)
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:

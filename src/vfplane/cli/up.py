@@ -90,6 +90,7 @@ def prepare_host(spec: HostSpec, data_dir: Path, url: str, interval: float) -> S
     agent = {
         "host": spec.name, "sysfs_root": str(directory / "root"),
         "physical_device_mappings": ",".join(f"{p}:{ifname}" for p, ifname, _ in mappings),
+        "interface_mappings": ",".join(f"{p}:{ifname}" for p, ifname, _ in mappings),
         "server_url": url, "username": f"agent-{spec.name}", "password": secrets.token_urlsafe(18),
         "nic_driver": "simulated", "state_dir": str(directory / "agent-state"),
         "report_interval": interval, "poll_timeout": 20.0, "rescan_interval": 5.0,

@@ -34,11 +34,14 @@ class DeviceMappings:
         return pf_ifname is not None and address in self.excluded.get(pf_ifname, frozenset())
 
 
-def parse_physical_device_mappings(value: Items) -> dict[str, tuple[str, ...]]:
+def parse_physical_device_mappings(
+    value: Items, option: str = "physical_device_mappings"
+) -> dict[str, tuple[str, ...]]:
     """``physnet1:ens1f0,physnet1:ens1f1`` → ``{"physnet1": ("ens1f0", "ens1f1")}``.
 
     As in Neutron a physnet may list several PFs. Unlike Neutron, a PF listed under
-    two physnets is an error: a PF is cabled to one physical network.
+    two physnets is an error: a PF is cabled to one physical network. ``option`` names
+    the setting in errors (``interface_mappings`` has the same grammar).
     """
     mappings: dict[str, list[str]] = {}
     owner: dict[str, str] = {}
@@ -46,18 +49,16 @@ def parse_physical_device_mappings(value: Items) -> dict[str, tuple[str, ...]]:
         parts = item.split(":")
         if len(parts) != 2:
             raise InvalidDeviceMapping(
-                f"physical_device_mappings: invalid mapping '{item}'; expected physnet:interface"
+                f"{option}: invalid mapping '{item}'; expected physnet:interface"
             )
         physnet, interface = (p.strip() for p in parts)
         if not physnet:
-            raise InvalidDeviceMapping(f"physical_device_mappings: missing key in mapping '{item}'")
+            raise InvalidDeviceMapping(f"{option}: missing key in mapping '{item}'")
         if not interface:
-            raise InvalidDeviceMapping(
-                f"physical_device_mappings: missing value in mapping '{item}'"
-            )
+            raise InvalidDeviceMapping(f"{option}: missing value in mapping '{item}'")
         if owner.get(interface, physnet) != physnet:
             raise InvalidDeviceMapping(
-                f"physical_device_mappings: interface {interface} is mapped to both "
+                f"{option}: interface {interface} is mapped to both "
                 f"{owner[interface]} and {physnet}; a PF belongs to one physical network"
             )
         owner[interface] = physnet

@@ -21,6 +21,7 @@ from vfplane.errors import InvalidInput
 
 ALIAS_EXTRA_SPEC = "pci_passthrough:alias"
 NUMA_POLICY_EXTRA_SPEC = "hw:pci_numa_affinity_policy"
+NUMA_NODES_EXTRA_SPEC = "hw:numa_nodes"
 _ALIAS_SPEC_RE = re.compile(r"[^:]+:\d+(?:\s*,\s*[^:]+:\d+)*")
 
 # Nova's VNIC_TYPES_SRIOV also lists virtio-forwarder (vdpa is not modelled here).
@@ -87,6 +88,23 @@ def flavor_numa_policy(extra_specs: Mapping[str, str]) -> NumaPolicy | None:
     except ValueError:
         choices = ", ".join(p.value for p in NumaPolicy)
         raise InvalidInput(f"{NUMA_POLICY_EXTRA_SPEC} {raw!r} is not one of {choices}") from None
+
+
+def flavor_numa_nodes(extra_specs: Mapping[str, str], vcpus: int | None = None) -> int | None:
+    """The guest NUMA node count of ``hw:numa_nodes``; ``None`` for no guest topology."""
+    raw = extra_specs.get(NUMA_NODES_EXTRA_SPEC)
+    if raw is None:
+        return None
+    try:
+        nodes = int(raw.strip())
+    except ValueError:
+        nodes = 0
+    if nodes < 1:
+        raise InvalidInput(f"{NUMA_NODES_EXTRA_SPEC} {raw!r} must be a whole number of at least 1")
+    if vcpus is not None and nodes > vcpus:
+        raise InvalidInput(f"{NUMA_NODES_EXTRA_SPEC} {nodes} asks for more guest NUMA nodes than "
+                           f"the flavor has vCPUs ({vcpus}); each node needs one")  # fmt: skip
+    return nodes
 
 
 def flavor_requests(

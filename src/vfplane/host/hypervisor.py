@@ -1,4 +1,4 @@
-"""The hypervisor adapter: define, start, destroy and read libvirt domains.
+"""The hypervisor adapter: define, start, stop, hot-plug and read libvirt domains.
 
 ``Hypervisor`` is the port the agent depends on; ``LibvirtHypervisor`` is the
 libvirt-python adapter for ``qemu:///system`` on real hosts and
@@ -14,12 +14,16 @@ instance may be shared by threads.
 
 Every ``libvirt.libvirtError`` becomes a :class:`~vfplane.errors.HypervisorError`
 (or a subclass) whose message includes libvirt's and whose ``code`` is
-libvirt's error number.
+libvirt's error number. A hot-plug the driver cannot do (``VIR_ERR_NO_SUPPORT``,
+as on the test driver, or ``VIR_ERR_OPERATION_UNSUPPORTED``, as qemu says for
+devices it cannot plug live) is :class:`~vfplane.errors.HotplugUnsupported`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -30,9 +34,13 @@ from vfplane.errors import (
     DomainExists,
     DomainNotFound,
     DomainXmlRejected,
+    HotplugUnsupported,
     HypervisorError,
     HypervisorUnavailable,
 )
+
+LOG = logging.getLogger(__name__)
+SHUTDOWN_POLL = 0.2  # seconds between looks at a guest that was asked to shut down
 
 # libvirt error names (virErrorNumber) and the vfplane error each becomes.
 _ERROR_CLASSES: dict[str, type[HypervisorError]] = {
@@ -75,6 +83,39 @@ class Hypervisor(Protocol):
 
     def list_domains(self) -> list[str]:
         """The names of all domains, defined or running, sorted."""
+        ...
+
+    def shutdown(self, name: str, timeout: float) -> bool:
+        """Ask the guest to power off (ACPI), wait up to ``timeout`` seconds, then destroy it.
+
+        The definition stays. True when the guest stopped by itself (or did not
+        run, or does not exist), False when it had to be destroyed.
+        """
+        ...
+
+    def destroy(self, name: str) -> None:
+        """Power the domain off at once; the definition stays. Nothing if it does not run."""
+        ...
+
+    def attach_device(self, name: str, xml: str) -> None:
+        """Plug one device element into the running domain and its persistent definition.
+
+        HotplugUnsupported when the hypervisor cannot, DomainNotFound without the domain.
+        """
+        ...
+
+    def detach_device(self, name: str, xml: str) -> None:
+        """Unplug the device ``xml`` names (its MAC, or its PCI source) from the running
+        domain and its definition. HotplugUnsupported when the hypervisor cannot."""
+        ...
+
+    def set_metadata(self, name: str, uri: str, key: str, xml: str) -> None:
+        """Replace the domain's metadata element in namespace ``uri`` (live and persistent).
+
+        As ``virDomainSetMetadata(VIR_DOMAIN_METADATA_ELEMENT)``: ``xml`` is the
+        element without a namespace; it and its children are put into ``uri``
+        with the prefix ``key``.
+        """
         ...
 
 
@@ -165,6 +206,77 @@ class LibvirtHypervisor:
     def list_domains(self) -> list[str]:
         with self._call("list domains") as conn:
             return sorted(str(domain.name()) for domain in conn.listAllDomains(0))
+
+    def shutdown(self, name: str, timeout: float) -> bool:
+        with self._call(f"shut down domain {name!r}") as conn:
+            domain = self._lookup(conn, name)
+            if domain is None or not domain.isActive():
+                return True
+            asked = self._ask_shutdown(domain, name)
+        deadline = time.monotonic() + timeout
+        while asked and time.monotonic() < deadline:
+            if not self.is_running(name):
+                return True
+            time.sleep(min(SHUTDOWN_POLL, max(0.0, deadline - time.monotonic())))
+        if not self.is_running(name):
+            return True
+        self.destroy(name)
+        return False
+
+    def destroy(self, name: str) -> None:
+        with self._call(f"destroy domain {name!r}") as conn:
+            domain = self._lookup(conn, name)
+            if domain is None:
+                return
+            try:
+                if domain.isActive():
+                    domain.destroy()
+            except self._libvirt.libvirtError as exc:
+                gone = (self._libvirt.VIR_ERR_NO_DOMAIN, self._libvirt.VIR_ERR_OPERATION_INVALID)
+                if exc.get_error_code() not in gone:
+                    raise  # stopped or gone meanwhile is what we wanted
+
+    def attach_device(self, name: str, xml: str) -> None:
+        self._change_device(name, xml, attach=True)
+
+    def detach_device(self, name: str, xml: str) -> None:
+        self._change_device(name, xml, attach=False)
+
+    def set_metadata(self, name: str, uri: str, key: str, xml: str) -> None:
+        libvirt = self._libvirt
+        with self._call(f"set the metadata of domain {name!r}") as conn:
+            domain = conn.lookupByName(name)
+            flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG if domain.isPersistent() else 0
+            if domain.isActive():
+                flags |= libvirt.VIR_DOMAIN_AFFECT_LIVE
+            domain.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, key, uri, flags)
+
+    def _ask_shutdown(self, domain: Any, name: str) -> bool:
+        """Send the ACPI power button; False when the guest cannot be asked (destroy it)."""
+        try:
+            domain.shutdown()
+        except self._libvirt.libvirtError as exc:
+            LOG.warning("cannot ask domain %s to shut down: %s", name, exc.get_error_message())
+            return False
+        return True
+
+    def _change_device(self, name: str, xml: str, *, attach: bool) -> None:
+        libvirt = self._libvirt
+        action = "attach a device to" if attach else "detach a device from"
+        with self._call(f"{action} domain {name!r}") as conn:
+            domain = conn.lookupByName(name)
+            flags = libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+            change = domain.attachDeviceFlags if attach else domain.detachDeviceFlags
+            try:
+                change(xml, flags)
+            except libvirt.libvirtError as exc:
+                code = exc.get_error_code()
+                if code in (libvirt.VIR_ERR_NO_SUPPORT, libvirt.VIR_ERR_OPERATION_UNSUPPORTED):
+                    message = exc.get_error_message() or str(exc)
+                    raise HotplugUnsupported(
+                        f"{self.uri} cannot hot-plug: {message}", code=code
+                    ) from None
+                raise
 
     @contextmanager
     def _call(self, action: str) -> Iterator[Any]:

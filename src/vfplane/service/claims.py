@@ -10,7 +10,7 @@ the attempt is kept; the caller tries the next candidate.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -139,14 +139,20 @@ def allocate(session: Session, host: str, instance_id: str) -> None:
     _transact(session, host, change)
 
 
-def free(session: Session, host: str, instance_id: str) -> list[PciAddress]:
-    """Give back every device of ``instance_id`` on ``host``; returns their addresses."""
+def free(
+    session: Session, host: str, instance_id: str, request_ids: Collection[str] | None = None
+) -> list[PciAddress]:
+    """Give back the devices of ``instance_id`` on ``host`` (only those of ``request_ids``
+    when given); returns their addresses."""
     freed: list[PciAddress] = []
+
+    def wanted(tracked: TrackedDevice) -> bool:
+        return request_ids is None or tracked.request_id in request_ids
 
     def change(tree: DeviceTree) -> None:
         freed.clear()  # a retry starts again from fresh rows
         for tracked in tree:
-            if tracked.instance_id == instance_id and tracked.status in (
+            if tracked.instance_id == instance_id and wanted(tracked) and tracked.status in (
                 DeviceStatus.CLAIMED, DeviceStatus.ALLOCATED,
             ):  # fmt: skip
                 tracked.free(instance_id)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from vfplane.db.tables import Flavor, FlavorAccess, FlavorExtraSpec
 from vfplane.domain.alias import Alias, NumaPolicy
+from vfplane.domain.requests import flavor_numa_nodes
 from vfplane.errors import Conflict, InvalidInput, NotFound
 from vfplane.service.context import RequestContext
 
@@ -187,6 +188,7 @@ def check_extra_specs(specs: Mapping[str, str], aliases: Mapping[str, Alias]) ->
                                f"{key} is longer than 255 characters")  # fmt: skip
     if ALIAS_SPEC in specs:
         check_alias_spec(specs[ALIAS_SPEC], aliases)
+    flavor_numa_nodes(specs)
     policy = specs.get(NUMA_POLICY_SPEC)
     if policy is not None and policy not in {p.value for p in NumaPolicy}:
         choices = ", ".join(p.value for p in NumaPolicy)

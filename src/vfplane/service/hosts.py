@@ -16,7 +16,7 @@ from vfplane.db.tables import Host, Network, PciDeviceRecord, Port, PortBinding
 from vfplane.domain.device_states import DeviceStatus
 from vfplane.domain.networks import PortStatus, VifType
 from vfplane.errors import NotFound
-from vfplane.service import qos, servers
+from vfplane.service import qos, server_domains
 from vfplane.service.context import RequestContext
 
 LOG = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def desired_state(session: Session, context: RequestContext, name: str) -> Desir
         .order_by(Port.id)
     )
     ports = [_desired_port(session, port, binding) for port, binding in session.execute(query)]
-    return DesiredState(name, host.revision, ports, servers.desired_servers(session, name))
+    return DesiredState(name, host.revision, ports, server_domains.desired_servers(session, name))
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,6 @@ def report_port_status(
         status, reason = wanted[port_id]
         if (port.status, port.status_reason) != (status, reason):
             port.status, port.status_reason, port.updated_at = status, reason, now
-    servers.servers_of_ports(session, sorted(bound), now)
+    server_domains.servers_of_ports(session, sorted(bound), now)
     session.commit()
     return sorted(set(wanted) - bound)

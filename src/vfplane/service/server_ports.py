@@ -21,6 +21,7 @@ from vfplane.domain.networks import SRIOV_VNIC_TYPES, VnicType
 from vfplane.errors import Conflict, InvalidInput
 from vfplane.service import ports as port_service
 from vfplane.service.context import SERVICE, RequestContext
+from vfplane.service.ipam import FixedIpRequest
 from vfplane.service.port_bindings import current_binding
 
 DEVICE_OWNER = "compute:nova"
@@ -47,6 +48,7 @@ class ServerPort:
     trusted: bool | None
     created: bool
     mac_address: str
+    pending: str | None = None  # "attach" or "detach" until the domain shows it done
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -110,7 +112,9 @@ def _prepare_one(
         vnic = nic.vnic_type or VnicType.NORMAL
         if vnic not in {v.value for v in VnicType}:
             raise InvalidInput(f"Invalid input for networks[{index}].vnic_type: '{vnic}'")
-        request = port_service.PortRequest(network_id=nic.network_id, vnic_type=vnic)
+        fixed_ips = (FixedIpRequest(ip_address=nic.fixed_ip),) if nic.fixed_ip else None
+        request = port_service.PortRequest(network_id=nic.network_id, vnic_type=vnic,
+                                           fixed_ips=fixed_ips)  # fmt: skip
         port = port_service.create_port(session, context, request, config, binder, now)
     binding = current_binding(port)
     network = session.get_one(Network, port.network_id)

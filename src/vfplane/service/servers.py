@@ -20,13 +20,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vfplane.db.compute_tables import InstanceAction, Server
-from vfplane.db.tables import Host, PciDeviceRecord, Port
+from vfplane.db.compute_tables import Server
+from vfplane.db.tables import Host, PciDeviceRecord
 from vfplane.domain.alias import Alias
 from vfplane.domain.binding import Binder
 from vfplane.domain.device_states import DeviceStatus
 from vfplane.domain.pci import DeviceType, PciAddress
-from vfplane.domain.requests import PciRequest, flavor_numa_policy, flavor_requests, port_request
+from vfplane.domain.requests import (
+    PciRequest,
+    flavor_numa_nodes,
+    flavor_numa_policy,
+    flavor_requests,
+    port_request,
+)
 from vfplane.domain.scheduling import (
     Candidate,
     HostCandidate,
@@ -38,8 +44,8 @@ from vfplane.domain.scheduling import (
 from vfplane.errors import NotFound
 from vfplane.service import claims
 from vfplane.service.context import RequestContext
-from vfplane.service.port_bindings import current_binding
 from vfplane.service.ports import PortConfig
+from vfplane.service.server_actions import record_action
 from vfplane.service.server_ports import (
     NicRequest,
     ServerPort,
@@ -51,7 +57,7 @@ from vfplane.service.server_ports import (
 
 LOG = logging.getLogger(__name__)
 CLAIM_ROUNDS = 32  # fresh decisions after lost races; each round some claimer wins
-ACTIVE_STATES = ("BUILD", "ACTIVE", "SHUTOFF", "REBOOT")
+ACTIVE_STATES = ("BUILD", "ACTIVE", "SHUTOFF", "REBOOT", "HARD_REBOOT")
 
 
 @dataclass(frozen=True)
@@ -83,35 +89,27 @@ def _fault(message: str, now: datetime, details: str = "") -> dict[str, Any]:
             "created": now.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
 
 
-def record_action(session: Session, context: RequestContext, server_id: str, action: str,
-                  now: datetime, message: str | None = None) -> None:  # fmt: skip
-    action_row = InstanceAction(
-        id=str(uuid.uuid4()), server_id=server_id, action=action,
-        request_id=context.request_id, user_id=context.user_id, project_id=context.project_id,
-        start_time=now, finish_time=now, result="Error" if message else "Success",
-        message=message,
-    )  # fmt: skip
-    session.add(action_row)
-
-
 def _new_id() -> str:
     return str(uuid.uuid4())
+
+
+def port_requests(ports: Sequence[ServerPort], extra_specs: Mapping[str, str]) -> list[PciRequest]:
+    """One request per port that needs a device, under the flavor's NUMA policy."""
+    policy = flavor_numa_policy(extra_specs)
+    found = [port_request(p.port_id, p.vnic_type, p.physical_network, p.trusted, policy,
+                          _new_id) for p in ports if needs_device(p)]  # fmt: skip
+    return [r for r in found if r is not None]
 
 
 def pci_requests(
     ports: Sequence[ServerPort], extra_specs: Mapping[str, str], aliases: Mapping[str, Alias]
 ) -> list[PciRequest]:
     """One request per port that needs a device, then the flavor's alias requests."""
-    policy = flavor_numa_policy(extra_specs)
-    found = [port_request(p.port_id, p.vnic_type, p.physical_network, p.trusted, policy,
-                          _new_id) for p in ports if needs_device(p)]  # fmt: skip
-    return [r for r in found if r is not None] + flavor_requests(extra_specs, aliases, _new_id)
+    return port_requests(ports, extra_specs) + flavor_requests(extra_specs, aliases, _new_id)
 
 
 def _used(session: Session, host: str) -> tuple[int, int]:
-    query = select(Server).where(
-        Server.host == host, Server.deleted_at.is_(None), Server.status.in_(ACTIVE_STATES)
-    )
+    query = select(Server).where(Server.host == host, Server.deleted_at.is_(None))
     rows = session.scalars(query)
     vcpus = memory = 0
     for server in rows:
@@ -129,12 +127,19 @@ def _sched_device(row: PciDeviceRecord) -> SchedDevice:
     )  # fmt: skip
 
 
-def load_hosts(session: Session, config: ComputeConfig) -> list[HostCandidate]:
+def load_hosts(
+    session: Session, config: ComputeConfig, only: str | None = None
+) -> list[HostCandidate]:
+    """Every host (or the one named ``only``) with its devices and the capacity in use."""
+    device_query, host_query = select(PciDeviceRecord), select(Host).order_by(Host.name)
+    if only is not None:
+        device_query = device_query.where(PciDeviceRecord.host == only)
+        host_query = host_query.where(Host.name == only)
     devices: dict[str, list[SchedDevice]] = {}
-    for row in session.scalars(select(PciDeviceRecord)):
+    for row in session.scalars(device_query):
         devices.setdefault(row.host, []).append(_sched_device(row))
     hosts = []
-    for host in session.scalars(select(Host).order_by(Host.name)):
+    for host in session.scalars(host_query):
         vcpus_used, memory_used = _used(session, host.name)
         nodes = tuple(int(n["id"]) for n in host.numa_topology)
         hosts.append(HostCandidate(
@@ -146,7 +151,7 @@ def load_hosts(session: Session, config: ComputeConfig) -> list[HostCandidate]:
     return hosts
 
 
-def _request_dict(request: PciRequest) -> dict[str, Any]:
+def request_dict(request: PciRequest) -> dict[str, Any]:
     return {"request_id": request.request_id, "count": request.count,
             "specs": [dict(spec) for spec in request.specs], "alias_name": request.alias_name,
             "requester_id": request.requester_id,
@@ -163,6 +168,7 @@ def fail(
     release_ports(session, context, ports, tools.binder, now)
     if server.host:
         claims.free(session, server.host, server.id)
+    server.host = None  # nothing of it is left there
     server.status, server.vm_state, server.task_state = "ERROR", "error", None
     server.fault = _fault(message, now, details)
     server.updated_at = now
@@ -211,6 +217,7 @@ def boot(
     ports = prepare_ports(session, context, request.nics, tools.ports, tools.binder, now)
     try:
         requests = pci_requests(ports, extra_specs, tools.aliases)
+        guest_nodes = flavor_numa_nodes(extra_specs, int(request.flavor["vcpus"]))
     except Exception:
         release_ports(session, context, ports, tools.binder, now)
         raise
@@ -220,20 +227,22 @@ def boot(
         image_id=request.image_id, image_location=request.image_location, status="BUILD",
         vm_state="building", task_state="scheduling", power_state=0,
         ports=[p.as_dict() for p in ports], created_ports=[p.port_id for p in ports if p.created],
-        pci_requests=[_request_dict(r) for r in requests], created_at=now, updated_at=now,
+        pci_requests=[request_dict(r) for r in requests], created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(server)
     session.flush()  # the action row refers to the server row
     record_action(session, context, server.id, "create", now)
     session.commit()
     flavor = request.flavor
-    instance = InstanceRequest(int(flavor["vcpus"]), int(flavor["ram"]), requests)
+    instance = InstanceRequest(int(flavor["vcpus"]), int(flavor["ram"]), requests,
+                               guest_numa_nodes=guest_nodes)  # fmt: skip
     candidate = place(session, server, instance, tools.compute)
     if candidate is None:
         summary = (server.explanation or {}).get("summary", "")
         fail(session, context, server, tools, now, f"No valid host was found. {summary}".strip())
         return server
     server.host, server.task_state = candidate.host, "networking"
+    server.numa_nodes = list(candidate.numa_cells)
     session.commit()
     failures = bind_ports(session, context, server.id, candidate.host,
                           _slots(ports, candidate), tools.binder, now)  # fmt: skip
@@ -276,110 +285,3 @@ def delete(
     server.deleted_at = server.updated_at = now
     record_action(session, context, server.id, "delete", now)
     session.commit()
-
-
-# --- what the agent of a host runs, and what it reports ---------------------------
-
-
-def _interface(session: Session, port_id: str) -> dict[str, Any] | None:
-    port = session.get(Port, port_id)
-    binding = current_binding(port) if port is not None else None
-    if port is None or binding is None:
-        return None
-    return {"port_id": port.id, "mac_address": port.mac_address, "vif_type": binding.vif_type,
-            "vnic_type": binding.vnic_type, "vif_details": dict(binding.vif_details),
-            "pci_slot": binding.profile.get("pci_slot")}  # fmt: skip
-
-
-def _hostdevs(session: Session, server: Server) -> list[dict[str, Any]]:
-    alias_requests = {r["request_id"] for r in server.pci_requests if not r.get("requester_id")}
-    rows = session.scalars(select(PciDeviceRecord).where(
-        PciDeviceRecord.instance_id == server.id, PciDeviceRecord.host == server.host))  # fmt: skip
-    return [{"address": r.address, "managed": (r.tags or {}).get("managed") != "false"}
-            for r in rows if r.request_id in alias_requests]  # fmt: skip
-
-
-def desired_servers(session: Session, host: str) -> list[dict[str, Any]]:
-    """The domains the agent of ``host`` should run, once their ports are bound."""
-    query = select(Server).where(
-        Server.host == host, Server.deleted_at.is_(None), Server.status.in_(ACTIVE_STATES),
-        Server.task_state.is_distinct_from("networking"),
-    ).order_by(Server.id)  # fmt: skip
-    desired = []
-    for server in session.scalars(query):
-        interfaces = [i for p in server.ports if (i := _interface(session, p["port_id"]))]
-        desired.append({"id": server.id, "name": server.name,
-                        "vcpus": int(server.flavor.get("vcpus", 1)),
-                        "memory_mb": int(server.flavor.get("ram", 512)),
-                        "image_location": server.image_location,
-                        "running": server.status != "SHUTOFF",
-                        "interfaces": interfaces,
-                        "hostdevs": _hostdevs(session, server)})  # fmt: skip
-    return desired
-
-
-def refresh(session: Session, server: Server, now: datetime) -> None:
-    """BUILD → ACTIVE once the domain runs and every port is ACTIVE."""
-    if server.status != "BUILD" or server.power_state != 1:
-        return
-    statuses = [session.get_one(Port, p["port_id"]).status for p in server.ports]
-    if all(status == "ACTIVE" for status in statuses):
-        server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
-        server.launched_at = server.updated_at = now
-
-
-@dataclass(frozen=True)
-class DomainReport:
-    server_id: str
-    state: str  # running | shutoff | error
-    message: str = ""
-    xml: str | None = None
-
-
-def report_domains(
-    session: Session, context: RequestContext, host: str, reports: Sequence[DomainReport],
-    tools: BootTools, now: datetime,
-) -> list[str]:  # fmt: skip
-    """Apply the agent's domain reports; returns the server ids it ignored."""
-    context.require_host(host, "Reporting domains")
-    ignored = []
-    for report in reports:
-        server = session.get(Server, report.server_id)
-        if server is None or server.host != host or server.deleted_at is not None:
-            ignored.append(report.server_id)
-            continue
-        if report.state == "error":
-            fail(session, context, server, tools, now, "The domain could not start",
-                 report.message)  # fmt: skip
-            continue
-        server.power_state = 1 if report.state == "running" else 4
-        server.domain_xml = report.xml or server.domain_xml
-        refresh(session, server, now)
-    session.commit()
-    return ignored
-
-
-def servers_of_ports(session: Session, port_ids: Sequence[str], now: datetime) -> None:
-    """Ports reported up may complete a build."""
-    owners = {p.device_id for p in session.scalars(select(Port).where(Port.id.in_(port_ids)))}
-    for server_id in owners - {""}:
-        server = session.get(Server, server_id)
-        if server is not None:
-            refresh(session, server, now)
-
-
-def expire_builds(
-    session: Session, context: RequestContext, tools: BootTools, now: datetime, timeout: float
-) -> list[str]:
-    """Servers stuck in BUILD past ``timeout`` seconds go ERROR with everything given back."""
-    stuck = session.scalars(select(Server).where(Server.status == "BUILD",
-                                                 Server.deleted_at.is_(None)))  # fmt: skip
-    expired = []
-    for server in list(stuck):
-        if (now - server.updated_at).total_seconds() > timeout:
-            waiting = "the domain to start" if server.power_state != 1 else "its ports to go ACTIVE"
-            fail(session, context, server, tools, now,
-                 f"Build timed out after {timeout:.0f} s on host {server.host} waiting for "
-                 f"{waiting}")  # fmt: skip
-            expired.append(server.id)
-    return expired

@@ -43,7 +43,10 @@ Decisions:
 - The port ids travel in ``<metadata>`` (``vfplane:port`` elements with the
   port's MAC or PCI address, as Nova keeps ``nova:ports``), so
   :func:`interfaces_of` and :func:`hostdevs_of` can name the port of each
-  device in libvirt's dumpxml as well as in our own output.
+  device in libvirt's dumpxml as well as in our own output; the server's boot
+  ``generation`` is an attribute there too (:mod:`vfplane.virt.metadata`).
+  Reading documents back lives in :mod:`vfplane.virt.readback`; its functions
+  are re-exported here.
 - ``numa_nodes`` are *host* NUMA nodes: the guest's memory is bound to them
   (``<numatune><memory mode='strict' nodeset=…/>``), which is how a VM is
   kept on the NUMA node of its VFs.
@@ -63,9 +66,19 @@ from typing import TypeVar
 
 from vfplane.domain.networks import VifType, VnicType
 from vfplane.domain.pci import PciAddress, PciDevice
-from vfplane.errors import InvalidDomainSpec, InvalidPciAddress
+from vfplane.errors import InvalidDomainSpec
+from vfplane.virt.metadata import METADATA_KEY as METADATA_KEY
+from vfplane.virt.metadata import METADATA_NS as METADATA_NS
+from vfplane.virt.metadata import MetadataPort, metadata_element
+from vfplane.virt.readback import DomainHostdev as DomainHostdev
+from vfplane.virt.readback import DomainInterface as DomainInterface
+from vfplane.virt.readback import device_xml as device_xml
+from vfplane.virt.readback import domain_generation as domain_generation
+from vfplane.virt.readback import hostdevs_of as hostdevs_of
+from vfplane.virt.readback import interfaces_of as interfaces_of
+from vfplane.virt.readback import plugged_port_ids as plugged_port_ids
+from vfplane.virt.readback import refreshed_metadata as refreshed_metadata
 
-METADATA_NS = "https://vfplane.dev/xmlns/domain/1"
 ARCH = "x86_64"
 MACHINE = "q35"
 DISK_FORMATS = ("qcow2", "raw")
@@ -142,33 +155,6 @@ class PciPassthrough:
         return cls(device.address, managed=device.tags.get("managed") != "false")
 
 
-@dataclass(frozen=True, slots=True)
-class DomainInterface:
-    """An ``<interface>`` read back from domain XML (ours or libvirt's dumpxml)."""
-
-    type: str
-    mac: str | None
-    port_id: str | None = None
-    managed: bool | None = None
-    pci_address: PciAddress | None = None
-    source_dev: str | None = None
-    source_mode: str | None = None
-    bridge: str | None = None
-    model: str | None = None
-    vlan: int | None = None
-    virtualport: str | None = None
-    profileid: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DomainHostdev:
-    """A PCI ``<hostdev>`` read back; ``port_id`` is set for direct-physical ports."""
-
-    address: PciAddress
-    managed: bool
-    port_id: str | None = None
-
-
 def plug_form(vif_type: VifType, vnic_type: VnicType) -> PlugForm:
     """The element a (vif_type, vnic_type) pair becomes; InvalidDomainSpec if none."""
     form = _FORMS.get((vif_type, vnic_type))
@@ -207,13 +193,17 @@ def render_domain(
     numa_nodes: Iterable[int] = (),
     *,
     disk_format: str = "qcow2",
+    generation: int = 0,
 ) -> str:
-    """A whole KVM domain document: hvm, one virtio disk, the ports, the devices, a console."""
+    """A whole KVM domain document: hvm, one virtio disk, the ports, the devices, a console.
+
+    ``generation`` (the server's reboot count) goes into vfplane's metadata.
+    """
     _check_unique(interfaces, hostdevs)
     root = ET.Element("domain", type="kvm")
     _text(root, "name", _check_name(name))
     _text(root, "uuid", _check_uuid(uuid))
-    root.append(_metadata(interfaces))
+    root.append(metadata_element([metadata_port(p) for p in interfaces], generation))
     _text(root, "memory", str(_positive(memory_mb, "memory_mb")), unit="MiB")
     _text(root, "vcpu", str(_positive(vcpus, "vcpus")), placement="static")
     nodeset = _nodeset(numa_nodes)
@@ -267,6 +257,18 @@ def render_plug(plug: VifPlug) -> ET.Element:
     return iface
 
 
+def render_plug_xml(plug: VifPlug) -> str:
+    """:func:`render_plug` as text: the device to hot-plug."""
+    return ET.tostring(render_plug(plug), encoding="unicode")
+
+
+def metadata_port(plug: VifPlug) -> MetadataPort:
+    """The port's metadata entry: its MAC, or its PCI address when it is a PF hostdev."""
+    if plug.form is PlugForm.PCI_HOSTDEV:
+        return MetadataPort(plug.port_id, "pci", str(_require(plug.pci_slot, plug, "pci_slot")))
+    return MetadataPort(plug.port_id, "mac", check_mac(plug.mac))
+
+
 def check_mac(mac: str) -> str:
     """A unicast MAC address in lower case; InvalidDomainSpec otherwise."""
     normalized = mac.strip().lower() if isinstance(mac, str) else ""
@@ -277,27 +279,6 @@ def check_mac(mac: str) -> str:
     return normalized
 
 
-def interfaces_of(xml: str) -> list[DomainInterface]:
-    """The ``<interface>`` devices of a domain document, in document order."""
-    root = _parse(xml)
-    ports = _ports_by_key(root)
-    return [_read_interface(element, ports) for element in root.iterfind("./devices/interface")]
-
-
-def hostdevs_of(xml: str) -> list[DomainHostdev]:
-    """The PCI ``<hostdev>`` devices of a domain document, in document order."""
-    root = _parse(xml)
-    ports = _ports_by_key(root)
-    found = []
-    for element in root.iterfind("./devices/hostdev[@type='pci']"):
-        address = _read_address(element.find("./source/address"))
-        if address is None:
-            continue
-        managed = element.get("managed") == "yes"
-        found.append(DomainHostdev(address, managed, ports.get(str(address))))
-    return found
-
-
 # -- rendering helpers --------------------------------------------------------
 
 
@@ -305,19 +286,6 @@ def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Elem
     element = ET.SubElement(parent, tag, attributes)
     element.text = text
     return element
-
-
-def _metadata(interfaces: Sequence[VifPlug]) -> ET.Element:
-    # A literal prefix keeps ElementTree's global namespace registry untouched.
-    metadata = ET.Element("metadata")
-    instance = ET.SubElement(metadata, "vfplane:instance", {"xmlns:vfplane": METADATA_NS})
-    for plug in interfaces:
-        if plug.form is PlugForm.PCI_HOSTDEV:
-            key = {"pci": str(_require(plug.pci_slot, plug, "pci_slot"))}
-        else:
-            key = {"mac": check_mac(plug.mac)}
-        ET.SubElement(instance, "vfplane:port", {"id": plug.port_id, **key})
-    return metadata
 
 
 def _disk(image_path: str | PathLike[str], disk_format: str) -> ET.Element:
@@ -448,77 +416,3 @@ def _check_unique(interfaces: Sequence[VifPlug], hostdevs: Sequence[PciPassthrou
             if value in seen:
                 raise InvalidDomainSpec(f"{what} {value} is plugged twice")
             seen.add(value)
-
-
-# -- parsing helpers ----------------------------------------------------------
-
-
-def _parse(xml: str) -> ET.Element:
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise InvalidDomainSpec(f"not an XML document: {exc}") from None
-    if root.tag != "domain":
-        raise InvalidDomainSpec(f"root element is <{root.tag}>, not <domain>")
-    return root
-
-
-def _ports_by_key(root: ET.Element) -> dict[str, str]:
-    """MAC or PCI address -> port id, from our metadata."""
-    ports: dict[str, str] = {}
-    for port in root.iterfind(f"./metadata/{{{METADATA_NS}}}instance/{{{METADATA_NS}}}port"):
-        port_id = port.get("id")
-        key = port.get("mac") or port.get("pci")
-        if port_id and key:
-            ports[key] = port_id
-    return ports
-
-
-def _read_interface(element: ET.Element, ports: Mapping[str, str]) -> DomainInterface:
-    mac_element = element.find("mac")
-    mac = mac_element.get("address") if mac_element is not None else None
-    source = element.find("source")
-    model = element.find("model")
-    virtualport = element.find("virtualport")
-    parameters = element.find("virtualport/parameters")
-    tag = element.find("vlan/tag")
-    managed = element.get("managed")
-    return DomainInterface(
-        type=element.get("type", ""),
-        mac=mac,
-        port_id=ports.get(mac.lower()) if mac else None,
-        managed=None if managed is None else managed == "yes",
-        pci_address=_read_address(element.find("source/address")),
-        source_dev=source.get("dev") if source is not None else None,
-        source_mode=source.get("mode") if source is not None else None,
-        bridge=source.get("bridge") if source is not None else None,
-        model=model.get("type") if model is not None else None,
-        vlan=_read_vlan(tag),
-        virtualport=virtualport.get("type") if virtualport is not None else None,
-        profileid=parameters.get("profileid") if parameters is not None else None,
-    )
-
-
-def _read_vlan(tag: ET.Element | None) -> int | None:
-    if tag is None:
-        return None
-    try:
-        return int(tag.get("id", ""))
-    except ValueError:
-        raise InvalidDomainSpec(f"bad VLAN tag id {tag.get('id')!r} in domain XML") from None
-
-
-def _read_address(element: ET.Element | None) -> PciAddress | None:
-    if element is None:
-        return None
-    try:
-        fields = [_hex_or_dec(element.get(key)) for key in ("domain", "bus", "slot", "function")]
-        return PciAddress(*fields)
-    except (ValueError, InvalidPciAddress) as exc:
-        raise InvalidDomainSpec(f"bad PCI address in domain XML: {exc}") from None
-
-
-def _hex_or_dec(text: str | None) -> int:
-    if text is None:
-        raise ValueError("missing attribute")
-    return int(text, 16) if text.lower().startswith("0x") else int(text, 10)

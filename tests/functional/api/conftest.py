@@ -186,7 +186,10 @@ def api(database: Database, tmp_path: Path) -> Iterator[Api]:
     database.clear()
     settings = make_settings(tmp_path, database.url)
     deps = ApiDependencies.from_settings(settings, make_session_factory(database.engine))
-    with TestClient(create_app(deps), raise_server_exceptions=False) as client:
+    # One TestClient thread: FastAPI's lazy model building cannot race, so skip the warm-up
+    # (live_api, which serves threads, does it).
+    app = create_app(deps, build_models=False)
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield Api(client, database.tokens, deps)
 
 
@@ -208,6 +211,7 @@ def live_api(api: Api) -> Iterator[LiveApi]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
+    api.client.app.openapi()  # build every route's models before requests arrive in parallel
     options = {"log_config": None, "access_log": False, "timeout_graceful_shutdown": 1}
     config = uvicorn.Config(api.client.app, host="127.0.0.1", port=port, lifespan="off", **options)
     server = uvicorn.Server(config)

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -24,6 +20,7 @@ from tests.unit.virt.samples import (
     veb_direct,
     veb_macvtap,
 )
+from tests.unit.virt.schema import Validate
 from vfplane.domain.networks import VifType, VnicType
 from vfplane.domain.pci import DeviceType, PciDevice
 from vfplane.errors import InvalidDomainSpec
@@ -46,26 +43,6 @@ from vfplane.virt.xml import (
 
 def xml_of(element: ET.Element) -> str:
     return ET.tostring(element, encoding="unicode")
-
-
-Validate = Callable[[str], None]
-
-
-@pytest.fixture
-def validate(tmp_path: Path) -> Validate:
-    tool = shutil.which("virt-xml-validate")
-    if tool is None:
-        pytest.skip("virt-xml-validate missing: apt-get install libvirt-clients libxml2-utils")
-
-    def run(document: str) -> None:
-        path = tmp_path / "domain.xml"
-        path.write_text(document, encoding="utf-8")
-        result = subprocess.run(
-            [tool, str(path), "domain"], capture_output=True, text=True, check=False
-        )
-        assert result.returncode == 0, result.stdout + result.stderr + document
-
-    return run
 
 
 # -- schema validation of every form -----------------------------------------

@@ -6,7 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from vfplane.api.compute import flavor_access, flavor_extra_specs, flavors, servers
+from vfplane.api.compute import (
+    flavor_access,
+    flavor_extra_specs,
+    flavors,
+    server_actions,
+    servers,
+)
 from vfplane.api.compute.microversion import MAX_VERSION, MIN_VERSION, ComputeRoute
 from vfplane.api.deps import Deps
 
@@ -55,3 +61,4 @@ router.include_router(flavors.router, prefix="/v2.1")
 router.include_router(flavor_extra_specs.router, prefix="/v2.1")
 router.include_router(flavor_access.router, prefix="/v2.1")
 router.include_router(servers.router, prefix="/v2.1")
+router.include_router(server_actions.router, prefix="/v2.1")

@@ -70,6 +70,7 @@ class Candidate:
     host: str
     weight: float
     assignments: tuple[Assignment, ...]
+    numa_cells: tuple[int, ...] = ()  # host NUMA nodes for the guest; empty without topology
 
     @property
     def addresses(self) -> tuple[PciAddress, ...]:
@@ -220,4 +221,5 @@ def _candidate(fit: HostFit, weight: float) -> Candidate:
             Assignment(r.request_id, r.requester_id, r.alias_name, addresses)
             for r, addresses in fit.assignments
         ),
+        numa_cells=fit.numa_cells,
     )

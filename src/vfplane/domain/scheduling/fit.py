@@ -89,6 +89,7 @@ class HostFit:
 
     index: HostIndex
     assignments: tuple[tuple[PciRequest, tuple[PciAddress, ...]], ...]
+    numa_cells: tuple[int, ...] = ()  # the host cells a guest NUMA topology was fitted to
 
 
 class _Trial:
@@ -132,11 +133,12 @@ def evaluate(index: HostIndex, work: Workload) -> HostFit | HostExplanation:
     plans, reasons = _fit_all(work.requests, eligible, None, index)
     if reasons:
         return HostExplanation(index.name, "pci", tuple(reasons))
+    cells: tuple[int, ...] = ()
     if work.guest_numa_nodes is not None:
-        plans, reasons = _fit_numa(index, work, eligible)
+        plans, reasons, cells = _fit_numa(index, work, eligible)
         if reasons:
             return HostExplanation(index.name, "numa", tuple(reasons))
-    return HostFit(index, _assign(work.requests, plans))
+    return HostFit(index, _assign(work.requests, plans), cells)
 
 
 def capacity_reasons(index: HostIndex, work: Workload) -> list[Reason]:
@@ -256,21 +258,21 @@ def _free(pools: Sequence[Pool], trial: _Trial) -> int:
 
 def _fit_numa(
     index: HostIndex, work: Workload, eligible: Sequence[list[Pool]]
-) -> tuple[list[Plan], list[Reason]]:
+) -> tuple[list[Plan], list[Reason], tuple[int, ...]]:
     """Try the guest on each set of host cells, PCI-richest first, as Nova's NUMA fitting does."""
     wanted = work.guest_numa_nodes or 0
     nodes = index.host.numa_nodes
     if wanted > len(nodes):
-        return [], [NotEnoughNumaNodes(wanted, len(nodes))]
+        return [], [NotEnoughNumaNodes(wanted, len(nodes))], ()
     richness = _free_per_node({id(p): p for pools in eligible for p in pools}.values())
     ordered = sorted(nodes, key=lambda node: (-richness.get(node, 0), node))
     first_reasons: list[Reason] = []
     for combo in combinations(ordered, wanted):
         plans, reasons = _fit_all(work.requests, eligible, frozenset(combo), index)
         if not reasons:
-            return plans, []
+            return plans, [], tuple(sorted(combo))
         first_reasons = first_reasons or reasons
-    return [], first_reasons
+    return [], first_reasons, ()
 
 
 def _free_per_node(pools: Iterable[Pool]) -> Mapping[int, int]:

@@ -1,0 +1,167 @@
+"""What the agent of a host should run, and what its reports mean for the servers.
+
+The agent is level-triggered: it is told the domains to run (with their
+interfaces, power state and boot generation) and reports what libvirt shows.
+A report ends builds, stops, starts, reboots and interface changes; the domain
+XML it carries is read for the boot generation and the ports actually plugged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vfplane.db.compute_tables import Server
+from vfplane.db.tables import PciDeviceRecord, Port
+from vfplane.errors import InvalidDomainSpec
+from vfplane.service import server_actions, server_interfaces
+from vfplane.service.context import RequestContext
+from vfplane.service.port_bindings import current_binding
+from vfplane.service.servers import ACTIVE_STATES, BootTools, fail
+from vfplane.virt.readback import domain_generation, plugged_port_ids
+
+
+def _interface(session: Session, port_id: str) -> dict[str, Any] | None:
+    port = session.get(Port, port_id)
+    binding = current_binding(port) if port is not None else None
+    if port is None or binding is None:
+        return None
+    return {"port_id": port.id, "mac_address": port.mac_address, "vif_type": binding.vif_type,
+            "vnic_type": binding.vnic_type, "vif_details": dict(binding.vif_details),
+            "pci_slot": binding.profile.get("pci_slot")}  # fmt: skip
+
+
+def _hostdevs(session: Session, server: Server) -> list[dict[str, Any]]:
+    alias_requests = {r["request_id"] for r in server.pci_requests if not r.get("requester_id")}
+    rows = session.scalars(select(PciDeviceRecord).where(
+        PciDeviceRecord.instance_id == server.id, PciDeviceRecord.host == server.host))  # fmt: skip
+    return [{"address": r.address, "managed": (r.tags or {}).get("managed") != "false"}
+            for r in rows if r.request_id in alias_requests]  # fmt: skip
+
+
+def _desired(session: Session, server: Server) -> dict[str, Any]:
+    plugged = [p["port_id"] for p in server.ports if p.get("pending") != "detach"]
+    return {"id": server.id, "name": server.name, "vcpus": int(server.flavor.get("vcpus", 1)),
+            "memory_mb": int(server.flavor.get("ram", 512)),
+            "image_location": server.image_location,
+            "running": server_actions.wants_running(server),
+            "generation": server.generation, "reboot": server.reboot_type or "HARD",
+            "numa_nodes": list(server.numa_nodes or []),
+            "interfaces": [i for port_id in plugged if (i := _interface(session, port_id))],
+            "hostdevs": _hostdevs(session, server)}  # fmt: skip
+
+
+def desired_servers(session: Session, host: str) -> list[dict[str, Any]]:
+    """The domains the agent of ``host`` should have, once their ports are bound."""
+    query = select(Server).where(
+        Server.host == host, Server.deleted_at.is_(None), Server.status.in_(ACTIVE_STATES),
+        Server.task_state.is_distinct_from("networking"),
+    ).order_by(Server.id)  # fmt: skip
+    return [_desired(session, server) for server in session.scalars(query)]
+
+
+def refresh(session: Session, server: Server, now: datetime) -> None:
+    """BUILD → ACTIVE once the domain runs and every port is ACTIVE."""
+    if server.status != "BUILD" or server.power_state != 1:
+        return
+    statuses = [session.get_one(Port, p["port_id"]).status for p in server.ports]
+    if all(status == "ACTIVE" for status in statuses):
+        server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
+        server.launched_at = server.updated_at = now
+
+
+@dataclass(frozen=True)
+class DomainReport:
+    server_id: str
+    state: str  # running | shutoff | error
+    message: str = ""
+    xml: str | None = None
+
+
+def _plugged_ports(xml: str | None) -> set[str] | None:
+    """Port ids the domain XML shows plugged; None when there is no readable XML."""
+    if not xml:
+        return None
+    try:
+        return plugged_port_ids(xml)
+    except InvalidDomainSpec:
+        return None
+
+
+def _generation(xml: str | None) -> int:
+    try:
+        return domain_generation(xml) if xml else 0
+    except InvalidDomainSpec:
+        return 0
+
+
+def _apply(
+    session: Session, context: RequestContext, server: Server, report: DomainReport,
+    tools: BootTools, now: datetime,
+) -> None:  # fmt: skip
+    if report.state == "error":
+        if server.status == "BUILD":
+            fail(session, context, server, tools, now, "The domain could not start",
+                 report.message)  # fmt: skip
+        else:
+            server_actions.on_error(session, server, report.message, now)
+        return
+    server.domain_xml = report.xml or server.domain_xml
+    if report.state == "shutoff":
+        server.power_state = 4
+        server_actions.on_shutoff(session, server, now)
+        return
+    server.power_state = 1
+    server_actions.on_running(session, server, _generation(report.xml), now)
+    plugged = _plugged_ports(report.xml)
+    if plugged is not None:
+        server_interfaces.settle(session, context, server, plugged, report.message, tools, now)
+    refresh(session, server, now)
+
+
+def report_domains(
+    session: Session, context: RequestContext, host: str, reports: Sequence[DomainReport],
+    tools: BootTools, now: datetime,
+) -> list[str]:  # fmt: skip
+    """Apply the agent's domain reports; returns the server ids it ignored."""
+    context.require_host(host, "Reporting domains")
+    ignored = []
+    for report in reports:
+        server = session.get(Server, report.server_id)
+        if server is None or server.host != host or server.deleted_at is not None:
+            ignored.append(report.server_id)
+            continue
+        _apply(session, context, server, report, tools, now)
+    session.commit()
+    return ignored
+
+
+def servers_of_ports(session: Session, port_ids: Sequence[str], now: datetime) -> None:
+    """Ports reported up may complete a build."""
+    owners = {p.device_id for p in session.scalars(select(Port).where(Port.id.in_(port_ids)))}
+    for server_id in owners - {""}:
+        server = session.get(Server, server_id)
+        if server is not None:
+            refresh(session, server, now)
+
+
+def expire_builds(
+    session: Session, context: RequestContext, tools: BootTools, now: datetime, timeout: float
+) -> list[str]:
+    """Servers stuck in BUILD past ``timeout`` seconds go ERROR with everything given back."""
+    stuck = session.scalars(select(Server).where(Server.status == "BUILD",
+                                                 Server.deleted_at.is_(None)))  # fmt: skip
+    expired = []
+    for server in list(stuck):
+        if (now - server.updated_at).total_seconds() > timeout:
+            waiting = "the domain to start" if server.power_state != 1 else "its ports to go ACTIVE"
+            fail(session, context, server, tools, now,
+                 f"Build timed out after {timeout:.0f} s on host {server.host} waiting for "
+                 f"{waiting}")  # fmt: skip
+            expired.append(server.id)
+    return expired

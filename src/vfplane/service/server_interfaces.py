@@ -1,0 +1,179 @@
+"""``os-interface``: attach a port to a server that exists, and detach it again.
+
+Attaching an SR-IOV port claims a device on the server's own host (explained
+when none is free), binds the port there and asks the agent to plug it. On a
+running server a detach first asks the agent to unplug; only when the domain no
+longer shows the port is the port unbound and its device freed, so a VF is
+never handed to another server while a guest still holds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from vfplane.db.compute_tables import Server
+from vfplane.domain.requests import PciRequest
+from vfplane.domain.scheduling import InstanceRequest, schedule
+from vfplane.errors import Conflict, NotFound
+from vfplane.service import claims
+from vfplane.service.context import RequestContext
+from vfplane.service.server_actions import finish_action, record_action
+from vfplane.service.server_ports import NicRequest, ServerPort, bind_ports, prepare_ports
+from vfplane.service.server_ports import release_ports as release
+from vfplane.service.servers import (
+    BootTools,
+    get_server,
+    load_hosts,
+    port_requests,
+    request_dict,
+)
+
+ATTACH, DETACH = "attach_interface", "detach_interface"
+PLUG_VM_STATES = ("active", "stopped")
+
+
+def server_ports(server: Server) -> list[ServerPort]:
+    """The ports attached (or being attached) to the server; detaching ones are left out."""
+    ports = [ServerPort.from_dict(p) for p in server.ports]
+    return [p for p in ports if p.pending != "detach"]
+
+
+def _check_state(server: Server, action: str) -> None:
+    if server.task_state is not None or server.vm_state not in PLUG_VM_STATES:
+        state = (f"task_state {server.task_state}" if server.task_state is not None
+                 else f"vm_state {server.vm_state}")  # fmt: skip
+        raise Conflict(f"Cannot '{action}' instance {server.id} while it is in {state}",
+                       kind="InstanceInvalidState")  # fmt: skip
+
+
+def _claim(
+    session: Session, server: Server, requests: list[PciRequest], tools: BootTools
+) -> dict[str, str]:
+    """Claim on the server's host; port id → PCI address. Conflict explains a full host."""
+    host = str(server.host)
+    for _ in range(8):  # a lost race re-reads the host and tries its next free device
+        decision = schedule(InstanceRequest(0, 0, requests), load_hosts(session, tools.compute,
+                                                                         only=host))  # fmt: skip
+        if not decision.fits:
+            raise Conflict(f"No device for the port on host {host}, where server {server.id} "
+                           f"runs: {decision.summary}", kind="InterfaceAttachFailed")  # fmt: skip
+        chosen = decision.candidates[0]
+        wanted = {a.request_id: list(a.addresses) for a in chosen.assignments}
+        try:
+            claims.claim(session, host, server.id, wanted)
+        except claims.ClaimConflict:
+            continue
+        return {str(a.requester_id): str(a.addresses[0]) for a in chosen.assignments}
+    raise Conflict(f"The devices of host {host} keep changing; try the attach again",
+                   kind="InterfaceAttachFailed")  # fmt: skip
+
+
+def attach(
+    session: Session, context: RequestContext, server_id: str, nic: NicRequest,
+    tools: BootTools, now: datetime,
+) -> ServerPort:  # fmt: skip
+    """Attach an existing port or a new one on a network; all or nothing."""
+    server = get_server(session, context, server_id)
+    context.require_write("Attaching an interface")
+    _check_state(server, ATTACH)
+    (port,) = prepare_ports(session, context, [nic], tools.ports, tools.binder, now)
+    extra_specs = {str(k): str(v) for k, v in (server.flavor.get("extra_specs") or {}).items()}
+    requests: list[PciRequest] = []
+    try:
+        requests = port_requests([port], extra_specs)
+        slots: dict[str, str | None] = {port.port_id: None}
+        if requests:
+            slots.update(_claim(session, server, requests, tools))
+        failures = bind_ports(session, context, server.id, str(server.host), slots,
+                              tools.binder, now)  # fmt: skip
+        if failures:
+            raise Conflict(f"Failed to attach port {port.port_id} to server {server.id}: "
+                           + "; ".join(failures), kind="InterfaceAttachFailed")  # fmt: skip
+    except Exception:
+        session.rollback()
+        _free(session, server, {r.request_id for r in requests})
+        release(session, context, [port], tools.binder, now)
+        session.commit()
+        raise
+    claims.allocate(session, str(server.host), server.id)
+    running = server.vm_state == "active"
+    attached = replace(port, pending="attach" if running else None)
+    server.ports = [*server.ports, attached.as_dict()]
+    server.pci_requests = [*server.pci_requests, *(request_dict(r) for r in requests)]
+    server.updated_at = now
+    record_action(session, context, server.id, ATTACH, now, pending=running)
+    session.commit()
+    return attached
+
+
+def _free(session: Session, server: Server, request_ids: set[str]) -> None:
+    if server.host and request_ids:
+        claims.free(session, server.host, server.id, request_ids)
+
+
+def _release(
+    session: Session, context: RequestContext, server: Server, port: ServerPort,
+    tools: BootTools, now: datetime,
+) -> None:  # fmt: skip
+    """Unbind (or delete a created) port, free its device, forget it on the server."""
+    request_ids = {r["request_id"] for r in server.pci_requests
+                   if r.get("requester_id") == port.port_id}  # fmt: skip
+    release(session, context, [port], tools.binder, now)
+    _free(session, server, request_ids)
+    server.ports = [p for p in server.ports if p["port_id"] != port.port_id]
+    server.pci_requests = [r for r in server.pci_requests if r["request_id"] not in request_ids]
+    server.updated_at = now
+
+
+def detach(
+    session: Session, context: RequestContext, server_id: str, port_id: str,
+    tools: BootTools, now: datetime,
+) -> None:  # fmt: skip
+    server = get_server(session, context, server_id)
+    context.require_write("Detaching an interface")
+    port = next((p for p in server_ports(server) if p.port_id == port_id), None)
+    if port is None:
+        raise NotFound(f"Port {port_id} is not attached to server {server_id}",
+                       kind="PortNotFound")  # fmt: skip
+    _check_state(server, DETACH)
+    if port.pending == "attach":
+        raise Conflict(
+            f"Port {port_id} is still being attached to server {server_id}; detach it when "
+            "the attach has finished", kind="InstanceInvalidState",
+        )  # fmt: skip
+    if server.vm_state == "active":
+        server.ports = [replace(ServerPort.from_dict(p), pending="detach").as_dict()
+                        if p["port_id"] == port_id else p for p in server.ports]  # fmt: skip
+        record_action(session, context, server.id, DETACH, now, pending=True)
+    else:
+        _release(session, context, server, port, tools, now)
+        record_action(session, context, server.id, DETACH, now)
+    server.updated_at = now
+    session.commit()
+
+
+def settle(
+    session: Session, context: RequestContext, server: Server, plugged: set[str],
+    message: str, tools: BootTools, now: datetime,
+) -> None:  # fmt: skip
+    """The running domain shows ``plugged``: finish the attaches and detaches it completes."""
+    entries: list[dict[str, Any]] = []
+    changed = False
+    for entry in list(server.ports):
+        port = ServerPort.from_dict(entry)
+        if port.pending == "attach" and port.port_id in plugged:
+            entries.append(replace(port, pending=None).as_dict())
+            changed = True
+            finish_action(session, server.id, ATTACH, now, message or None)
+        elif port.pending == "detach" and port.port_id not in plugged:
+            _release(session, context, server, port, tools, now)
+            changed = True
+            finish_action(session, server.id, DETACH, now, message or None)
+        else:
+            entries.append(entry)
+    if changed:
+        server.ports = entries
