@@ -46,6 +46,7 @@ class Agent:
         self._interface_mappings = {k: list(v) for k, v in (interface_mappings or {}).items()}
         self._domains = domains
         self._domains_reported: tuple[Any, ...] | None = None
+        self._bridged_reported: tuple[str, ...] = ()
         self._client = client
         self._reconciler = reconciler
         self._scan = scan
@@ -129,8 +130,22 @@ class Agent:
         if self._domains is not None:
             reports = self._domains.converge(servers, self._inventory.devices)
             self._report_domains(reports, force=resync)
+            self._report_bridged(servers, reports, force=resync)
             clean = clean and all(r.state != "error" for r in reports)
         return int(state["revision"]) if clean else -1
+
+    def _report_bridged(
+        self, servers: list[dict[str, Any]], reports: list[DomainReport], force: bool
+    ) -> None:
+        """Bridged (normal) ports are up once their domain runs, as a Linux bridge agent
+        reports a port when its tap device appears; no VF is involved."""
+        running = {r.server_id for r in reports if r.state == "running"}
+        up = sorted(i["port_id"] for s in servers if s["id"] in running
+                    for i in s.get("interfaces", []) if i.get("vif_type") == "bridge")  # fmt: skip
+        if not up or (tuple(up) == self._bridged_reported and not force):
+            return
+        self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json={"up": up})
+        self._bridged_reported = tuple(up)
 
     def _heartbeats(self, stop: threading.Event) -> None:
         while not stop.wait(self._timing.report_interval):

@@ -88,6 +88,9 @@ class Demo:
     def describe(self, server: dict[str, Any]) -> None:
         host = server.get("OS-EXT-SRV-ATTR:host")
         self.say(f"   {server['name']}: {server['status']} on {host}")
+        if server.get("fault"):
+            fault = server["fault"]
+            self.say(f"     fault: {fault['message']} {fault.get('details', '')}".rstrip())
         for port in self.admin.call("GET", PORTS, params={"device_id": server["id"]})["ports"]:
             details, profile = port["binding:vif_details"], port["binding:profile"]
             line = (f"     port {port['binding:vnic_type']}: vif_type {port['binding:vif_type']}"

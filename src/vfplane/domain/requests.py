@@ -158,6 +158,8 @@ def port_request(
     }
     if vnic is VnicType.DIRECT_PHYSICAL:
         spec["dev_type"] = DeviceType.PF.value
+    if vnic is VnicType.MACVTAP:
+        spec["has_netdev"] = "true"  # a VF bound to vfio-pci has no netdev to stack macvtap on
     if trusted is not None:
         spec["trusted"] = str(trusted)
     return PciRequest(

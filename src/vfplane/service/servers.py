@@ -124,6 +124,7 @@ def _sched_device(row: PciDeviceRecord) -> SchedDevice:
         product_id=row.product_id, dev_type=DeviceType(row.dev_type),
         parent_addr=PciAddress.parse(row.parent_addr) if row.parent_addr else None,
         numa_node=row.numa_node, tags=dict(row.tags or {}), status=DeviceStatus(row.status),
+        netdev=row.ifname,
     )  # fmt: skip
 
 

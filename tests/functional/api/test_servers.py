@@ -21,7 +21,8 @@ def _register(api: Api, host: str = "compute-1", physnet: str = "physnet1") -> N
     vf_facts = {"vendor_id": "8086", "product_id": "154c", "dev_type": "type-VF",
                 "parent_addr": PF, "pf_ifname": "ens1f0", "numa_node": 0,
                 "physical_network": physnet, "tags": tags}  # fmt: skip
-    devices += [{"address": vf, "vf_index": i, **vf_facts} for i, vf in enumerate(VFS)]
+    devices += [{"address": vf, "vf_index": i, "ifname": f"ens1f0v{i}", **vf_facts}
+                for i, vf in enumerate(VFS)]  # fmt: skip
     body = {"vcpus": 16, "memory_mb": 32768, "numa_topology": [{"id": 0}], "devices": devices}
     assert api.put("admin", f"/v1/hosts/{host}", body).status_code == 200
     heartbeat(api, host, mappings={physnet: ["ens1f0"]})

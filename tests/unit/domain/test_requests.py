@@ -151,7 +151,11 @@ def test_trusted_is_in_the_spec_only_when_the_port_sets_it(trusted: bool, expect
 def test_overlay_port_keeps_physical_network_none() -> None:
     request = port_request("p", "macvtap", None, None, NumaPolicy.SOCKET, ids())
     assert request is not None
-    assert dict(request.specs[0]) == {"physical_network": None, "remote_managed": "False"}
+    assert dict(request.specs[0]) == {
+        "physical_network": None,
+        "remote_managed": "False",
+        "has_netdev": "true",  # macvtap needs the VF netdev
+    }
     assert request.numa_policy is NumaPolicy.SOCKET
 
 

@@ -651,3 +651,19 @@ def test_take_then_give_restores_the_free_devices(
     assert index.free_devices < len(before)
     index.give([chosen])
     assert {d.address for d in hosts[0].devices if index.is_free(d.address)} == before
+
+
+def test_macvtap_skips_vfs_without_a_netdev() -> None:
+    """A VF bound to vfio-pci has no netdev, so macvtap cannot sit on it (direct can)."""
+    from dataclasses import replace
+
+    pf, vfio_vf, netdev_vf = nic(0x3B, vfs=2)
+    devices = [pf, vfio_vf, replace(netdev_vf, netdev="ens1f0v1")]
+    decision = schedule(boot(port(vnic="macvtap")), [host("h1", devices)])
+    assert only(decision) == [netdev_vf.address]
+    assert only(schedule(boot(port()), [host("h1", devices)])) == [vfio_vf.address]
+    refused = schedule(boot(port(vnic="macvtap")), [host("h1", [pf, vfio_vf])])
+    assert not refused.fits
+    assert refused.summary == (
+        "1 host: 1 has no device on physnet1 with a netdev (macvtap; not bound to vfio-pci)"
+    )

@@ -39,6 +39,7 @@ class SchedDevice:
     numa_node: int | None = None
     tags: Mapping[str, str | None] = field(default_factory=dict)
     status: DeviceStatus = DeviceStatus.AVAILABLE
+    netdev: str | None = None  # a VF bound to vfio-pci has none, and cannot back macvtap
 
     @classmethod
     def from_device(
@@ -53,6 +54,7 @@ class SchedDevice:
             numa_node=device.numa_node,
             tags=device.tags,
             status=status,
+            netdev=device.ifname,
         )
 
     @property
@@ -126,6 +128,9 @@ class Pool:
         return copy
 
 
+HAS_NETDEV = "has_netdev"  # macvtap asks for it: the guest's interface sits on the VF's netdev
+
+
 def pool_props(device: SchedDevice) -> dict[str, PropValue]:
     """The pool key of a device, strings lower-cased for Nova's case-insensitive match."""
     props: dict[str, PropValue] = {
@@ -134,6 +139,7 @@ def pool_props(device: SchedDevice) -> dict[str, PropValue]:
         "numa_node": device.numa_node,
         "dev_type": device.dev_type.value.lower(),
         "address": str(device.parent_addr or device.address),
+        HAS_NETDEV: "true" if device.netdev else "false",
     }
     for key, value in device.tags.items():
         if key not in IGNORED_TAGS:
@@ -177,6 +183,7 @@ class HostIndex:
                 device.dev_type,
                 device.parent_addr or address,
                 tuple(sorted(tags.items())) if len(tags) > 1 else tuple(tags.items()),
+                device.netdev is not None,
             )
             pool = by_key.get(key)
             if pool is None:

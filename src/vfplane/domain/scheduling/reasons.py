@@ -19,6 +19,7 @@ class DeviceTarget:
     physnet: str | None
     alias_name: str | None
     dev_type: str | None
+    needs_netdev: bool = False  # macvtap
 
     @classmethod
     def of(cls, request: PciRequest) -> DeviceTarget:
@@ -26,7 +27,8 @@ class DeviceTarget:
             (s["physical_network"] for s in request.specs if "physical_network" in s), None
         )
         dev_type = next((s["dev_type"] for s in request.specs if s.get("dev_type")), None)
-        return cls(physnet, request.alias_name, dev_type)
+        needs_netdev = any(str(s.get("has_netdev")).lower() == "true" for s in request.specs)
+        return cls(physnet, request.alias_name, dev_type, needs_netdev)
 
     def noun(self, count: int, *, port_default: str = "VF") -> str:
         """``VF``/``VFs``, ``PF``..., ``device`` when the request does not say."""
@@ -40,9 +42,10 @@ class DeviceTarget:
     def where(self) -> str:
         if self.alias_name is not None:
             return f"for alias '{self.alias_name}'"
+        netdev = " with a netdev (macvtap; not bound to vfio-pci)" if self.needs_netdev else ""
         if self.physnet is None:
-            return "for overlay networks (untagged)"
-        return f"on {self.physnet}"
+            return f"for overlay networks (untagged){netdev}"
+        return f"on {self.physnet}{netdev}"
 
 
 class Reason:
