@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.unit.virt.fake_hypervisor import FakeHypervisor
 from tests.unit.virt.schema import Validate, validator
+from vfplane.host.hypervisor import Hypervisor, LibvirtHypervisor
 from vfplane.lab.cluster import HostSpec, libvirt_host_xml
 
 
@@ -23,3 +26,19 @@ def uri(tmp_path: Path) -> str:
 def validate(tmp_path: Path) -> Validate:
     """Assert that a domain document validates against libvirt's schema."""
     return validator(tmp_path)
+
+
+@pytest.fixture
+def libvirt_hv(uri: str) -> Iterator[LibvirtHypervisor]:
+    with LibvirtHypervisor(uri) as hypervisor:
+        yield hypervisor
+
+
+@pytest.fixture(params=["libvirt", "fake"])
+def hypervisor(request: pytest.FixtureRequest, uri: str) -> Iterator[Hypervisor]:
+    """The contract: the real adapter and the in-memory fake behave alike."""
+    if request.param == "fake":
+        yield FakeHypervisor()
+        return
+    with LibvirtHypervisor(uri) as real:
+        yield real

@@ -7,12 +7,10 @@ reconciler's interface changes take the restart path here, and say so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.unit.virt.fake_hypervisor import FakeHypervisor
 from tests.unit.virt.samples import UUID, bridge, domain, physical, veb_direct
 from tests.unit.virt.schema import Validate
 from vfplane.agent.domains import DomainReconciler, domain_name
@@ -31,22 +29,6 @@ from vfplane.virt.xml import (
 
 SERVER_ID = "0d1c6b0e-5b8f-4f0a-8a34-52d7c1f00003"
 NAME = domain_name(SERVER_ID)
-
-
-@pytest.fixture
-def libvirt_hv(uri: str) -> Iterator[LibvirtHypervisor]:
-    with LibvirtHypervisor(uri) as hypervisor:
-        yield hypervisor
-
-
-@pytest.fixture(params=["libvirt", "fake"])
-def hypervisor(request: pytest.FixtureRequest, uri: str) -> Iterator[Hypervisor]:
-    """The contract: the real adapter and the in-memory fake (no hot-plug) behave alike."""
-    if request.param == "fake":
-        yield FakeHypervisor()
-        return
-    with LibvirtHypervisor(uri) as real:
-        yield real
 
 
 def _domain_id(hypervisor: LibvirtHypervisor, name: str) -> int:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import libvirt
 import pytest
 
-from tests.unit.virt.fake_hypervisor import FakeHypervisor
 from tests.unit.virt.samples import FORMS, UUID, bridge, domain, qbh, veb_direct
 from vfplane.errors import (
     DomainExists,
@@ -31,22 +29,6 @@ from vfplane.host.hypervisor import Hypervisor, LibvirtHypervisor
 from vfplane.virt.xml import hostdevs_of, interfaces_of
 
 OTHER_UUID = "0d1c6b0e-5b8f-4f0a-8a34-52d7c1f00002"
-
-
-@pytest.fixture
-def libvirt_hv(uri: str) -> Iterator[LibvirtHypervisor]:
-    with LibvirtHypervisor(uri) as hypervisor:
-        yield hypervisor
-
-
-@pytest.fixture(params=["libvirt", "fake"])
-def hypervisor(request: pytest.FixtureRequest, uri: str) -> Iterator[Hypervisor]:
-    """The contract: the real adapter and the in-memory fake behave alike."""
-    if request.param == "fake":
-        yield FakeHypervisor()
-        return
-    with LibvirtHypervisor(uri) as real:
-        yield real
 
 
 # -- every form defines and starts ------------------------------------------------
