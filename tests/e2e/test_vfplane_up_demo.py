@@ -83,6 +83,14 @@ def _lifecycle(cluster: Cluster) -> None:
     eventually(lambda: _status(cluster, "demo-direct", "SHUTOFF"), what="SHUTOFF")
     _openstack(cluster, "server", "start", "demo-direct")
     eventually(lambda: _status(cluster, "demo-direct", "ACTIVE"), what="ACTIVE after start")
+    _openstack(cluster, "server", "stop", "demo-normal")  # a bridged port follows its domain
+    eventually(lambda: _status(cluster, "demo-normal", "SHUTOFF"), what="normal SHUTOFF")
+    (bridged,) = cluster.admin.call("GET", "/network/v2.0/ports",
+                                    params={"device_id": _server(cluster, "demo-normal")["id"]}
+                                    )["ports"]  # fmt: skip
+    cluster.wait_status(bridged["id"], "DOWN")
+    _openstack(cluster, "server", "start", "demo-normal")
+    cluster.wait_status(bridged["id"], "ACTIVE")
     _openstack(cluster, "server", "reboot", "--soft", "--wait", "demo-direct")
     assert _status(cluster, "demo-direct", "ACTIVE")
     actions = _openstack(cluster, "server", "event", "list", "demo-direct", "-f", "json")

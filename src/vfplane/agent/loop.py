@@ -46,7 +46,7 @@ class Agent:
         self._interface_mappings = {k: list(v) for k, v in (interface_mappings or {}).items()}
         self._domains = domains
         self._domains_reported: tuple[Any, ...] | None = None
-        self._bridged_reported: tuple[str, ...] = ()
+        self._bridged_reported: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._client = client
         self._reconciler = reconciler
         self._scan = scan
@@ -137,15 +137,19 @@ class Agent:
     def _report_bridged(
         self, servers: list[dict[str, Any]], reports: list[DomainReport], force: bool
     ) -> None:
-        """Bridged (normal) ports are up once their domain runs, as a Linux bridge agent
-        reports a port when its tap device appears; no VF is involved."""
-        running = {r.server_id for r in reports if r.state == "running"}
-        up = sorted(i["port_id"] for s in servers if s["id"] in running
-                    for i in s.get("interfaces", []) if i.get("vif_type") == "bridge")  # fmt: skip
-        if not up or (tuple(up) == self._bridged_reported and not force):
+        """Bridged (normal) ports are up while their domain runs and down while it is stopped,
+        as a Linux bridge agent follows the tap device; no VF is involved."""
+        states = {r.server_id: r.state for r in reports}
+        bridged = [(states.get(s["id"]), i["port_id"]) for s in servers
+                   for i in s.get("interfaces", []) if i.get("vif_type") == "bridge"]  # fmt: skip
+        up = sorted(port for state, port in bridged if state == "running")
+        down = sorted(port for state, port in bridged if state == "shutoff")
+        key = (tuple(up), tuple(down))
+        if not (up or down) or (key == self._bridged_reported and not force):
             return
-        self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json={"up": up})
-        self._bridged_reported = tuple(up)
+        body = {"up": up, "down": down}
+        self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json=body)
+        self._bridged_reported = key
 
     def _heartbeats(self, stop: threading.Event) -> None:
         while not stop.wait(self._timing.report_interval):
