@@ -99,6 +99,9 @@ class ComputeSettings(_Section):
     cpu_allocation_ratio: float = Field(default=4.0, gt=0)
     ram_allocation_ratio: float = Field(default=1.0, gt=0)
     build_timeout: float = Field(default=120.0, gt=0, description="seconds")
+    action_timeout: float = Field(
+        default=120.0, gt=0, description="seconds an agent has to stop, start or reboot"
+    )
     pci_weight_multiplier: float = 1.0
     ram_weight_multiplier: float = 1.0
 

@@ -26,7 +26,7 @@ from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
 from vfplane.db.pg_listener import PgListener
-from vfplane.service import host_changes, server_domains
+from vfplane.service import host_changes, server_actions, server_domains
 from vfplane.service.context import RequestContext
 
 LOG = logging.getLogger(__name__)
@@ -38,11 +38,14 @@ SWEEP_INTERVAL = 5.0
 
 
 def expire_stuck_builds(deps: ApiDependencies) -> list[str]:
-    """Servers stuck in BUILD past ``[compute] build_timeout`` go ERROR, everything given back."""
+    """Servers stuck in BUILD past ``[compute] build_timeout`` go ERROR, everything given back;
+    stops, starts and reboots past ``action_timeout`` end in Error. Returns the servers."""
     with deps.sessions() as session:
         timeout = deps.settings.compute.build_timeout
         tools, now = boot_tools(deps), deps.clock()
-        return server_domains.expire_builds(session, SYSTEM, tools, now, timeout)
+        expired = server_domains.expire_builds(session, SYSTEM, tools, now, timeout)
+        action_timeout = deps.settings.compute.action_timeout
+        return expired + server_actions.expire_actions(session, now, action_timeout)
 
 
 async def _sweep(deps: ApiDependencies) -> None:

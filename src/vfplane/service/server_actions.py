@@ -19,6 +19,8 @@ from vfplane.service.context import RequestContext
 
 POWERING_OFF, POWERING_ON = "powering-off", "powering-on"
 REBOOTING, REBOOTING_HARD = "rebooting", "rebooting_hard"
+PENDING_ACTIONS = {POWERING_OFF: "stop", POWERING_ON: "start", REBOOTING: "reboot",
+                   REBOOTING_HARD: "reboot"}  # fmt: skip
 REBOOT_TYPES = ("SOFT", "HARD")
 
 
@@ -134,3 +136,25 @@ def on_error(session: Session, server: Server, message: str, now: datetime) -> N
     server.fault = {"code": 500, "message": "The domain failed"[:255], "details": message,
                     "created": now.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
     server.updated_at = now
+
+
+def expire_actions(session: Session, now: datetime, timeout: float) -> list[str]:
+    """Stops, starts and reboots the host's agent did not carry out within ``timeout`` seconds
+    end in Error; the server is left as it was (a reboot is not owed any more)."""
+    query = select(Server).where(Server.task_state.in_(sorted(PENDING_ACTIONS)),
+                                 Server.deleted_at.is_(None))  # fmt: skip
+    expired = []
+    for server in list(session.scalars(query)):
+        if (now - server.updated_at).total_seconds() <= timeout:
+            continue
+        action = PENDING_ACTIONS[str(server.task_state)]
+        if action == "reboot":
+            server.generation -= 1
+        message = (f"the agent of host {server.host} did not {action} the domain within "
+                   f"{timeout:.0f} s; the server was left as it was")  # fmt: skip
+        finish_action(session, server.id, action, now, message, error=True)
+        server.task_state, server.updated_at = None, now
+        server.status = "SHUTOFF" if server.vm_state == "stopped" else "ACTIVE"
+        expired.append(server.id)
+    session.commit()
+    return expired

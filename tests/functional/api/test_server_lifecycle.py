@@ -187,3 +187,23 @@ def test_a_failing_domain_action_leaves_error_with_the_devices_kept(api: Api) ->
     assert "allocated" in _devices(api).values()
     assert api.delete("demo", f"{SERVERS}/{server_id}").status_code == 204
     assert set(_devices(api).values()) == {"available"}
+
+
+def test_an_action_the_agent_never_carries_out_ends_in_error(api: Api) -> None:
+    from datetime import timedelta
+
+    from vfplane.api.app import expire_stuck_builds
+
+    _register(api)
+    server_id = _boot(api, _network(api))
+    assert _action(api, server_id, {"reboot": {"type": "HARD"}}).status_code == 202
+    assert expire_stuck_builds(api.deps) == []  # not late yet
+    later = api.deps.clock() + timedelta(seconds=api.deps.settings.compute.action_timeout + 1)
+    api.deps.clock = lambda: later
+    assert expire_stuck_builds(api.deps) == [server_id]
+    shown = _show(api, server_id)
+    assert (shown["status"], shown["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
+    assert _desired(api)[server_id]["generation"] == 0  # no reboot is owed any more
+    reboot = next(a for a in _actions(api, server_id) if a["action"] == "reboot")
+    assert "did not reboot the domain within" in reboot["message"]
+    assert _action(api, server_id, {"os-stop": None}).status_code == 202  # usable again
