@@ -104,22 +104,8 @@ def run(args: argparse.Namespace, hosts_count: int) -> dict[str, object]:
         fits += decision.fits
         if time.perf_counter() > deadline:
             break
-    timings.sort()
-    return {
-        "bench": "schedule",
-        "hosts": hosts_count,
-        "pfs_per_host": args.pfs,
-        "vfs_per_host": args.pfs * args.vfs,
-        "physnets": args.physnets,
-        "seed": args.seed,
-        "requested": args.requests,
-        "decisions": len(timings),
-        "fits": fits,
-        "p50_ms": round(workload.percentile(timings, 0.50), 3),
-        "p99_ms": round(workload.percentile(timings, 0.99), 3),
-        "max_ms": round(timings[-1], 3) if timings else None,
-        "index_build_s": round(build_s, 2),
-    }
+    line = workload.report("schedule", args, hosts_count, timings, fits)
+    return {**line, "index_build_s": round(build_s, 2)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ one-node guest NUMA topology so the policy matters.
 
 from __future__ import annotations
 
+import argparse
 import random
 from dataclasses import dataclass
 
@@ -139,3 +140,24 @@ def add_common_arguments(parser) -> None:  # type: ignore[no-untyped-def]
 
 def host_counts(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
+
+
+def report(
+    bench: str, args: argparse.Namespace, hosts_count: int, timings: list[float], fits: int
+) -> dict[str, object]:
+    """The JSON line every decision benchmark prints: the configuration and p50/p99."""
+    timings = sorted(timings)
+    return {
+        "bench": bench,
+        "hosts": hosts_count,
+        "pfs_per_host": args.pfs,
+        "vfs_per_host": args.pfs * args.vfs,
+        "physnets": args.physnets,
+        "seed": args.seed,
+        "requested": args.requests,
+        "decisions": len(timings),
+        "fits": fits,
+        "p50_ms": round(percentile(timings, 0.50), 3),
+        "p99_ms": round(percentile(timings, 0.99), 3),
+        "max_ms": round(timings[-1], 3) if timings else None,
+    }
