@@ -17,8 +17,6 @@ from vfplane.service import qos as service
 router = APIRouter(tags=["network: qos"])
 
 POLICIES = "/qos/policies"
-BW_LIMIT = "/qos/policies/{policy_id}/bandwidth_limit_rules"
-MIN_BW = "/qos/policies/{policy_id}/minimum_bandwidth_rules"
 
 # Update bodies declare non-optional types with placeholder defaults: only the
 # attributes a PUT carries are applied (``changed``), and an explicit null is a 400.
@@ -206,136 +204,67 @@ def show_rule_type(rule_type: str, request: Request, caller: Caller) -> dict[str
 
 
 # --- rules ------------------------------------------------------------------
-# One set of handlers per rule type; the bodies differ, the rest is shared.
 
 
-def _list_rules(
-    request: Request, caller: Caller, session: Db, policy_id: str, rule_type: RuleType
-) -> dict[str, Any]:
-    rules = service.list_rules(session, caller, policy_id, rule_type)
-    return collection(request, f"{rule_type}_rules", [render_rule(r) for r in rules])
+def _add_rule_routes(
+    rule_type: RuleType, create_body: type[_Body], update_body: type[_Body]
+) -> None:
+    """The five handlers of one rule type: only the request bodies differ between types."""
+    path = f"/qos/policies/{{policy_id}}/{rule_type}_rules"
+    key, noun = f"{rule_type}_rule", str(rule_type).replace("_", " ") + " rule"
+
+    def list_rules(policy_id: str, request: Request, caller: Caller, session: Db) -> dict[str, Any]:
+        rules = service.list_rules(session, caller, policy_id, rule_type)
+        return collection(request, f"{key}s", [render_rule(r) for r in rules])
+
+    def show_rule(
+        policy_id: str, rule_id: str, request: Request, caller: Caller, session: Db
+    ) -> dict[str, Any]:
+        rule = service.get_rule(session, caller, policy_id, rule_type, rule_id)
+        return single(request, key, render_rule(rule))
+
+    def create_rule(
+        policy_id: str, body: _Body, request: Request, caller: Caller, session: Db, deps: Deps
+    ) -> dict[str, Any]:
+        given = getattr(body, key).model_dump()
+        rule = service.create_rule(session, caller, policy_id, rule_type, given, deps.clock())
+        return single(request, key, render_rule(rule))
+
+    def update_rule(
+        policy_id: str, rule_id: str, body: _Body, request: Request, caller: Caller, session: Db,
+        deps: Deps,
+    ) -> dict[str, Any]:  # fmt: skip
+        changes = changed(getattr(body, key))
+        rule = service.update_rule(session, caller, policy_id, rule_type, rule_id, changes,
+                                   deps.clock())  # fmt: skip
+        return single(request, key, render_rule(rule))
+
+    def delete_rule(
+        policy_id: str, rule_id: str, caller: Caller, session: Db, deps: Deps
+    ) -> Response:
+        service.delete_rule(session, caller, policy_id, rule_type, rule_id, deps.clock())
+        return Response(status_code=204)
+
+    # FastAPI reads the body model from the annotation; these two differ per rule type.
+    create_rule.__annotations__["body"] = create_body
+    update_rule.__annotations__["body"] = update_body
+    one = path + "/{rule_id}"
+    for route, endpoint, method, status, summary in (
+        (path, list_rules, "GET", 200, f"List {noun}s"),
+        (one, show_rule, "GET", 200, f"Show a {noun}"),
+        (path, create_rule, "POST", 201, f"Create a {noun}"),
+        (one, update_rule, "PUT", 200, f"Update a {noun}"),
+        (one, delete_rule, "DELETE", 204, f"Delete a {noun}"),
+    ):
+        verb = endpoint.__name__.split("_")[0]
+        name = f"{verb}_{key}s" if verb == "list" else f"{verb}_{key}"
+        router.add_api_route(route, endpoint, methods=[method], status_code=status,
+                             summary=summary, name=name)  # fmt: skip
 
 
-def _show_rule(
-    request: Request, caller: Caller, session: Db, ids: tuple[str, str], rule_type: RuleType
-) -> dict[str, Any]:
-    rule = service.get_rule(session, caller, ids[0], rule_type, ids[1])
-    return single(request, f"{rule_type}_rule", render_rule(rule))
-
-
-def _rendered_rule(request: Request, rule: QosRule) -> dict[str, Any]:
-    return single(request, f"{rule.rule_type}_rule", render_rule(rule))
-
-
-@router.get(BW_LIMIT, summary="List bandwidth limit rules")
-def list_bandwidth_limit_rules(
-    policy_id: str, request: Request, caller: Caller, session: Db
-) -> dict[str, Any]:
-    return _list_rules(request, caller, session, policy_id, RuleType.BANDWIDTH_LIMIT)
-
-
-@router.get(BW_LIMIT + "/{rule_id}", summary="Show a bandwidth limit rule")
-def show_bandwidth_limit_rule(
-    policy_id: str, rule_id: str, request: Request, caller: Caller, session: Db
-) -> dict[str, Any]:
-    ids = (policy_id, rule_id)
-    return _show_rule(request, caller, session, ids, RuleType.BANDWIDTH_LIMIT)
-
-
-@router.post(BW_LIMIT, status_code=201, summary="Create a bandwidth limit rule")
-def create_bandwidth_limit_rule(
-    policy_id: str,
-    body: BandwidthLimitRuleCreateBody,
-    request: Request,
-    caller: Caller,
-    session: Db,
-    deps: Deps,
-) -> dict[str, Any]:
-    given = body.bandwidth_limit_rule.model_dump()
-    rule = service.create_rule(
-        session, caller, policy_id, RuleType.BANDWIDTH_LIMIT, given, deps.clock()
-    )
-    return _rendered_rule(request, rule)
-
-
-@router.put(BW_LIMIT + "/{rule_id}", summary="Update a bandwidth limit rule")
-def update_bandwidth_limit_rule(
-    policy_id: str,
-    rule_id: str,
-    body: BandwidthLimitRuleUpdateBody,
-    request: Request,
-    caller: Caller,
-    session: Db,
-    deps: Deps,
-) -> dict[str, Any]:
-    changes = changed(body.bandwidth_limit_rule)
-    rule = service.update_rule(
-        session, caller, policy_id, RuleType.BANDWIDTH_LIMIT, rule_id, changes, deps.clock()
-    )
-    return _rendered_rule(request, rule)
-
-
-@router.delete(BW_LIMIT + "/{rule_id}", status_code=204, summary="Delete a bandwidth limit rule")
-def delete_bandwidth_limit_rule(
-    policy_id: str, rule_id: str, caller: Caller, session: Db, deps: Deps
-) -> Response:
-    service.delete_rule(session, caller, policy_id, RuleType.BANDWIDTH_LIMIT, rule_id, deps.clock())
-    return Response(status_code=204)
-
-
-@router.get(MIN_BW, summary="List minimum bandwidth rules")
-def list_minimum_bandwidth_rules(
-    policy_id: str, request: Request, caller: Caller, session: Db
-) -> dict[str, Any]:
-    return _list_rules(request, caller, session, policy_id, RuleType.MINIMUM_BANDWIDTH)
-
-
-@router.get(MIN_BW + "/{rule_id}", summary="Show a minimum bandwidth rule")
-def show_minimum_bandwidth_rule(
-    policy_id: str, rule_id: str, request: Request, caller: Caller, session: Db
-) -> dict[str, Any]:
-    ids = (policy_id, rule_id)
-    return _show_rule(request, caller, session, ids, RuleType.MINIMUM_BANDWIDTH)
-
-
-@router.post(MIN_BW, status_code=201, summary="Create a minimum bandwidth rule")
-def create_minimum_bandwidth_rule(
-    policy_id: str,
-    body: MinimumBandwidthRuleCreateBody,
-    request: Request,
-    caller: Caller,
-    session: Db,
-    deps: Deps,
-) -> dict[str, Any]:
-    given = body.minimum_bandwidth_rule.model_dump()
-    rule = service.create_rule(
-        session, caller, policy_id, RuleType.MINIMUM_BANDWIDTH, given, deps.clock()
-    )
-    return _rendered_rule(request, rule)
-
-
-@router.put(MIN_BW + "/{rule_id}", summary="Update a minimum bandwidth rule")
-def update_minimum_bandwidth_rule(
-    policy_id: str,
-    rule_id: str,
-    body: MinimumBandwidthRuleUpdateBody,
-    request: Request,
-    caller: Caller,
-    session: Db,
-    deps: Deps,
-) -> dict[str, Any]:
-    changes = changed(body.minimum_bandwidth_rule)
-    rule = service.update_rule(
-        session, caller, policy_id, RuleType.MINIMUM_BANDWIDTH, rule_id, changes, deps.clock()
-    )
-    return _rendered_rule(request, rule)
-
-
-@router.delete(MIN_BW + "/{rule_id}", status_code=204, summary="Delete a minimum bandwidth rule")
-def delete_minimum_bandwidth_rule(
-    policy_id: str, rule_id: str, caller: Caller, session: Db, deps: Deps
-) -> Response:
-    service.delete_rule(
-        session, caller, policy_id, RuleType.MINIMUM_BANDWIDTH, rule_id, deps.clock()
-    )
-    return Response(status_code=204)
+_add_rule_routes(
+    RuleType.BANDWIDTH_LIMIT, BandwidthLimitRuleCreateBody, BandwidthLimitRuleUpdateBody
+)
+_add_rule_routes(
+    RuleType.MINIMUM_BANDWIDTH, MinimumBandwidthRuleCreateBody, MinimumBandwidthRuleUpdateBody
+)
