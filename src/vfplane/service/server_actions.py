@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,14 +58,24 @@ def finish_action(session: Session, server_id: str, action: str, now: datetime,
         row.message = message or row.message
 
 
-def _check(server: Server, action: str, key: str | None = None) -> None:
-    allowed = _ALLOWED_VM_STATES[key or action]
+def require_state(server: Server, action: str, vm_states: tuple[str, ...]) -> None:
+    """Nova's InstanceInvalidState: no task under way, and one of ``vm_states`` on a host."""
     if server.task_state is not None:
         raise Conflict(f"Cannot '{action}' instance {server.id} while it is in task_state "
                        f"{server.task_state}", kind="InstanceInvalidState")  # fmt: skip
-    if server.vm_state not in allowed or server.host is None:
+    if server.vm_state not in vm_states or server.host is None:
         raise Conflict(f"Cannot '{action}' instance {server.id} while it is in vm_state "
                        f"{server.vm_state}", kind="InstanceInvalidState")  # fmt: skip
+
+
+def _check(server: Server, action: str, key: str | None = None) -> None:
+    require_state(server, action, _ALLOWED_VM_STATES[key or action])
+
+
+def fault(message: str, now: datetime, details: str = "") -> dict[str, Any]:
+    """A server's ``fault`` as Nova shows it."""
+    return {"code": 500, "message": message[:255], "details": details,
+            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
 
 
 def stop(session: Session, context: RequestContext, server: Server, now: datetime) -> None:
@@ -133,8 +144,7 @@ def on_error(session: Session, server: Server, message: str, now: datetime) -> N
     for action in ("stop", "start", "reboot", "attach_interface", "detach_interface"):
         finish_action(session, server.id, action, now, message, error=True)
     server.status, server.vm_state, server.task_state = "ERROR", "error", None
-    server.fault = {"code": 500, "message": "The domain failed"[:255], "details": message,
-                    "created": now.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
+    server.fault = fault("The domain failed", now, message)
     server.updated_at = now
 
 

@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session
 
 from vfplane.db.compute_tables import Server
 from vfplane.domain.requests import PciRequest
-from vfplane.domain.scheduling import InstanceRequest, schedule
+from vfplane.domain.scheduling import InstanceRequest
 from vfplane.errors import Conflict, NotFound
 from vfplane.service import claims
 from vfplane.service.context import RequestContext
-from vfplane.service.server_actions import finish_action, record_action
+from vfplane.service.server_actions import finish_action, record_action, require_state
 from vfplane.service.server_ports import NicRequest, ServerPort, bind_ports, prepare_ports
 from vfplane.service.server_ports import release_ports as release
 from vfplane.service.servers import (
     BootTools,
+    claim_best,
     get_server,
-    load_hosts,
     port_requests,
     request_dict,
 )
@@ -42,34 +42,20 @@ def server_ports(server: Server) -> list[ServerPort]:
     return [p for p in ports if p.pending != "detach"]
 
 
-def _check_state(server: Server, action: str) -> None:
-    if server.task_state is not None or server.vm_state not in PLUG_VM_STATES:
-        state = (f"task_state {server.task_state}" if server.task_state is not None
-                 else f"vm_state {server.vm_state}")  # fmt: skip
-        raise Conflict(f"Cannot '{action}' instance {server.id} while it is in {state}",
-                       kind="InstanceInvalidState")  # fmt: skip
-
-
 def _claim(
     session: Session, server: Server, requests: list[PciRequest], tools: BootTools
 ) -> dict[str, str]:
     """Claim on the server's host; port id → PCI address. Conflict explains a full host."""
     host = str(server.host)
-    for _ in range(8):  # a lost race re-reads the host and tries its next free device
-        decision = schedule(InstanceRequest(0, 0, requests), load_hosts(session, tools.compute,
-                                                                         only=host))  # fmt: skip
-        if not decision.fits:
-            raise Conflict(f"No device for the port on host {host}, where server {server.id} "
-                           f"runs: {decision.summary}", kind="InterfaceAttachFailed")  # fmt: skip
-        chosen = decision.candidates[0]
-        wanted = {a.request_id: list(a.addresses) for a in chosen.assignments}
-        try:
-            claims.claim(session, host, server.id, wanted)
-        except claims.ClaimConflict:
-            continue
-        return {str(a.requester_id): str(a.addresses[0]) for a in chosen.assignments}
-    raise Conflict(f"The devices of host {host} keep changing; try the attach again",
-                   kind="InterfaceAttachFailed")  # fmt: skip
+    request = InstanceRequest(0, 0, requests)
+    candidate, decision = claim_best(session, server.id, request, tools.compute, only=host)
+    if candidate is None and decision.fits:
+        raise Conflict(f"The devices of host {host} keep changing; try the attach again",
+                       kind="InterfaceAttachFailed")  # fmt: skip
+    if candidate is None:
+        raise Conflict(f"No device for the port on host {host}, where server {server.id} "
+                       f"runs: {decision.summary}", kind="InterfaceAttachFailed")  # fmt: skip
+    return {str(a.requester_id): str(a.addresses[0]) for a in candidate.assignments}
 
 
 def attach(
@@ -79,7 +65,7 @@ def attach(
     """Attach an existing port or a new one on a network; all or nothing."""
     server = get_server(session, context, server_id)
     context.require_write("Attaching an interface")
-    _check_state(server, ATTACH)
+    require_state(server, ATTACH, PLUG_VM_STATES)
     (port,) = prepare_ports(session, context, [nic], tools.ports, tools.binder, now)
     extra_specs = {str(k): str(v) for k, v in (server.flavor.get("extra_specs") or {}).items()}
     requests: list[PciRequest] = []
@@ -139,7 +125,7 @@ def detach(
     if port is None:
         raise NotFound(f"Port {port_id} is not attached to server {server_id}",
                        kind="PortNotFound")  # fmt: skip
-    _check_state(server, DETACH)
+    require_state(server, DETACH, PLUG_VM_STATES)
     if port.pending == "attach":
         raise Conflict(
             f"Port {port_id} is still being attached to server {server_id}; detach it when "

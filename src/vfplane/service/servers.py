@@ -35,6 +35,7 @@ from vfplane.domain.requests import (
 )
 from vfplane.domain.scheduling import (
     Candidate,
+    Decision,
     HostCandidate,
     InstanceRequest,
     SchedDevice,
@@ -45,7 +46,7 @@ from vfplane.errors import NotFound
 from vfplane.service import claims
 from vfplane.service.context import RequestContext
 from vfplane.service.ports import PortConfig
-from vfplane.service.server_actions import record_action
+from vfplane.service.server_actions import fault, record_action
 from vfplane.service.server_ports import (
     NicRequest,
     ServerPort,
@@ -82,11 +83,6 @@ class BootTools:
     ports: PortConfig
     aliases: Mapping[str, Alias]
     compute: ComputeConfig
-
-
-def _fault(message: str, now: datetime, details: str = "") -> dict[str, Any]:
-    return {"code": 500, "message": message[:255], "details": details,
-            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
 
 
 def _new_id() -> str:
@@ -171,36 +167,46 @@ def fail(
         claims.free(session, server.host, server.id)
     server.host = None  # nothing of it is left there
     server.status, server.vm_state, server.task_state = "ERROR", "error", None
-    server.fault = _fault(message, now, details)
+    server.fault = fault(message, now, details)
     server.updated_at = now
     session.commit()
 
 
-def _claim_on(session: Session, server: Server, candidate: Candidate) -> bool:
+def _claim_on(session: Session, instance_id: str, candidate: Candidate) -> bool:
     wanted = {a.request_id: list(a.addresses) for a in candidate.assignments}
     try:
-        claims.claim(session, candidate.host, server.id, wanted)
+        claims.claim(session, candidate.host, instance_id, wanted)
     except claims.ClaimConflict as exc:
-        LOG.info("claim for %s on %s lost a race: %s", server.id, candidate.host, exc)
+        LOG.info("claim for %s on %s lost a race: %s", instance_id, candidate.host, exc)
         return False
     return True
+
+
+def claim_best(
+    session: Session, instance_id: str, request: InstanceRequest, config: ComputeConfig,
+    only: str | None = None,
+) -> tuple[Candidate | None, Decision]:  # fmt: skip
+    """Schedule (over every host, or the one named ``only``) and claim the best candidate; on a
+    lost race the next candidate, then a fresh decision. The last decision explains a miss."""
+    for round_number in range(CLAIM_ROUNDS):
+        if round_number:
+            time.sleep(random.uniform(0, 0.02 * min(round_number, 5)))  # de-synchronise racers
+        decision = schedule(request, load_hosts(session, config, only), weighers=config.weighers)
+        if not decision.fits:
+            return None, decision
+        for candidate in decision.candidates:
+            if _claim_on(session, instance_id, candidate):
+                return candidate, decision
+    return None, decision
 
 
 def place(
     session: Session, server: Server, request: InstanceRequest, config: ComputeConfig
 ) -> Candidate | None:
-    """Schedule and claim; on a lost race the next candidate, then a fresh decision."""
-    for round_number in range(CLAIM_ROUNDS):
-        if round_number:
-            time.sleep(random.uniform(0, 0.02 * min(round_number, 5)))  # de-synchronise racers
-        decision = schedule(request, load_hosts(session, config), weighers=config.weighers)
-        server.explanation = {"summary": decision.summary, "hosts": decision.explain()}
-        if not decision.fits:
-            return None
-        for candidate in decision.candidates:
-            if _claim_on(session, server, candidate):
-                return candidate
-    return None
+    """Claim on the best host for ``server``, keeping the scheduler's explanation."""
+    candidate, decision = claim_best(session, server.id, request, config)
+    server.explanation = {"summary": decision.summary, "hosts": decision.explain()}
+    return candidate
 
 
 def _slots(ports: Sequence[ServerPort], candidate: Candidate) -> dict[str, str | None]:
