@@ -150,8 +150,9 @@ class DomainReconciler:
         if domain_generation(current) < _generation(server):
             return self._reboot(server, devices)
         wanted = {str(i["port_id"]) for i in server["interfaces"]}
-        if plugged_port_ids(current) != wanted:
-            return self._replug(server, devices, current, wanted)
+        plugged = plugged_port_ids(current)
+        if plugged != wanted:
+            return self._replug(server, devices, current, plugged, wanted)
         return DomainReport(server["id"], "running", xml=current)
 
     def _shutoff(self, server: Server, message: str = "") -> DomainReport:
@@ -183,10 +184,10 @@ class DomainReconciler:
         return DomainReport(server["id"], "running", message, xml)
 
     def _replug(
-        self, server: Server, devices: list[PciDevice], current: str, wanted: set[str]
-    ) -> DomainReport:
+        self, server: Server, devices: list[PciDevice], current: str, plugged: set[str],
+        wanted: set[str],
+    ) -> DomainReport:  # fmt: skip
         name = domain_name(server["id"])
-        plugged = plugged_port_ids(current)
         added, removed = sorted(wanted - plugged), sorted(plugged - wanted)
         changes = _changes(added, removed)
         desired_xml = render(server, devices)
