@@ -66,6 +66,7 @@ def test_demo_lifecycle_and_delete_everything(cluster: Cluster) -> None:
     assert "vlan 100, spoofchk on" in text, text  # the agent configured the direct port's VF
     assert "interfaces changed by restarting the domain" in text, text  # no hot-plug here
     assert "demo-far-vm on physnet3: ERROR: No valid host was found" in text, text
+    _boot_on_a_network(cluster)
     _lifecycle(cluster)
     _attach_and_detach(cluster)
     servers = json.loads(_openstack(cluster, "server", "list", "-f", "json").stdout)
@@ -76,6 +77,19 @@ def test_demo_lifecycle_and_delete_everything(cluster: Cluster) -> None:
 
     eventually(all_available, what="every device available")
     eventually(lambda: _all_vfs(cluster) == before, what="every VF as it was before the demo")
+
+
+def _boot_on_a_network(cluster: Cluster) -> None:
+    """``--nic net-id=``: Nova creates a normal port on the network; it is bridged."""
+    network_id = _openstack(cluster, "network", "show", "demo-net1", "-f", "value", "-c",
+                            "id").stdout.strip()  # fmt: skip
+    created = json.loads(_openstack(cluster, "server", "create", "--flavor", "demo.small",
+                                    "--image", "cirros-0.6.2", "--nic", f"net-id={network_id}",
+                                    "--wait", "e2e-net", "-f", "json").stdout)  # fmt: skip
+    assert created["status"] == "ACTIVE"
+    (port,) = cluster.admin.call("GET", "/network/v2.0/ports",
+                                 params={"device_id": created["id"]})["ports"]  # fmt: skip
+    assert (port["network_id"], port["binding:vif_type"]) == (network_id, "bridge")
 
 
 def _lifecycle(cluster: Cluster) -> None:

@@ -148,3 +148,17 @@ def test_numa_extra_specs_are_checked(api: Api) -> None:
                             {"extra_specs": {"hw:numa_nodes": bad}})  # fmt: skip
         assert response.status_code == 400
         assert "hw:numa_nodes" in response.text
+
+
+def test_more_guest_numa_nodes_than_vcpus_is_refused_and_leaks_no_port(api: Api) -> None:
+    _register(api)
+    network_id = _network(api)
+    body = {"server": {"name": "odd", "flavorRef": _flavor(api, {"hw:numa_nodes": "3"}, 2),
+                       "networks": [{"uuid": network_id, "vnic_type": "direct"}]}}  # fmt: skip
+    response = api.post("demo", SERVERS, body, headers=NEW)
+    assert response.status_code == 400
+    assert "hw:numa_nodes 3 asks for more guest NUMA nodes than the flavor has vCPUs" in (
+        response.text
+    )
+    ports = api.get("admin", f"/network/v2.0/ports?network_id={network_id}").json()["ports"]
+    assert ports == []
