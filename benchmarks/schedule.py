@@ -3,8 +3,8 @@
 Usage: .venv/bin/python benchmarks/schedule.py --hosts 1000,10000 --pfs 2 --vfs 64 \
            --physnets 4 --requests 2000 [--seed 6] [--max-seconds 120]
 
-Prints one JSON line per host count. ``HostIndex`` objects are built once,
-outside the timing; each timed decision is ``schedule(request, indexes)``.
+Prints one JSON line per host count. The ``HostCatalog`` of ``HostIndex`` objects is
+built once, outside the timing; each timed decision is ``schedule(request, catalog)``.
 Nothing is claimed between decisions, so every decision sees the same cloud.
 """
 
@@ -26,6 +26,7 @@ from vfplane.domain.pci import DeviceType, PciAddress
 from vfplane.domain.requests import PciRequest, port_request
 from vfplane.domain.scheduling import (
     HostCandidate,
+    HostCatalog,
     HostIndex,
     InstanceRequest,
     SchedDevice,
@@ -88,7 +89,7 @@ def to_request(boot: workload.BootRequest) -> InstanceRequest:
 def run(args: argparse.Namespace, hosts_count: int) -> dict[str, object]:
     build_start = time.perf_counter()
     hosts = workload.build_hosts(hosts_count, args.pfs, args.vfs, args.physnets)
-    indexes = [HostIndex(to_host(h)) for h in hosts]
+    indexes = HostCatalog((HostIndex(to_host(h)) for h in hosts), seed=args.seed)
     del hosts
     build_s = time.perf_counter() - build_start
     boots = workload.build_requests(args.requests, args.physnets, args.seed)

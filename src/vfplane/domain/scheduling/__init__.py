@@ -1,5 +1,6 @@
 """The pure scheduling core: pools, filters, weighers and explanations for booting servers."""
 
+from vfplane.domain.scheduling.catalog import HostCatalog
 from vfplane.domain.scheduling.decide import (
     Assignment,
     Candidate,
@@ -28,6 +29,7 @@ __all__ = [
     "Decision",
     "DeviceTarget",
     "HostCandidate",
+    "HostCatalog",
     "HostExplanation",
     "HostIndex",
     "InstanceRequest",

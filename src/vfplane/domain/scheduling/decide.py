@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from vfplane.domain.alias import NumaPolicy
 from vfplane.domain.pci import PciAddress
 from vfplane.domain.requests import PciRequest
+from vfplane.domain.scheduling.catalog import ENOUGH_FITS, FULL_SCAN_HOSTS, HostCatalog
 from vfplane.domain.scheduling.fit import CompiledRequest, HostFit, Workload, evaluate
 from vfplane.domain.scheduling.index import HostCandidate, HostIndex
-from vfplane.domain.scheduling.reasons import HostExplanation, summarise
+from vfplane.domain.scheduling.reasons import HostExplanation, NoMatchingDevice, Reason, summarise
 from vfplane.errors import InvalidInput
 
 PCI_WEIGHER_MAX_DEVS = 100
@@ -85,12 +86,18 @@ class Decision:
     after the previous ones consumed their host's resources; it is shorter than
     ``count`` when the hosts run out, and then ``rejected`` also explains the
     hosts that filled up (a host can be both a candidate and rejected).
+
+    Over a large :class:`HostCatalog`, ``bulk`` explains the hosts without a
+    usable pool by count, and ``skipped`` counts candidates not examined because
+    enough others fit.
     """
 
     candidates: tuple[Candidate, ...]
     rejected: tuple[HostExplanation, ...]
     placements: tuple[Candidate, ...]
     count: int
+    bulk: tuple[tuple[Reason, int], ...] = ()
+    skipped: int = 0
 
     @property
     def fits(self) -> bool:
@@ -98,15 +105,20 @@ class Decision:
 
     @property
     def summary(self) -> str:
-        return summarise(self.rejected)
+        return summarise(self.rejected, self.bulk)
 
     def explain(self) -> list[dict[str, object]]:
-        return [explanation.as_dict() for explanation in self.rejected]
+        found = [explanation.as_dict() for explanation in self.rejected]
+        for reason, hosts in self.bulk:
+            found.append({"host": f"({hosts} hosts)", "hosts": hosts,
+                          "filter": reason.filter_name, "message": reason.phrase(),
+                          "reasons": [reason.as_dict()]})  # fmt: skip
+        return found
 
 
 def schedule(
     request: InstanceRequest,
-    hosts: Iterable[HostCandidate | HostIndex],
+    hosts: Iterable[HostCandidate | HostIndex] | HostCatalog,
     count: int = 1,
     *,
     weighers: WeigherConfig | None = None,
@@ -114,6 +126,7 @@ def schedule(
     """Filter (capacity, PCI, NUMA) and weigh ``hosts`` for ``count`` such instances.
 
     ``HostIndex`` arguments are read, never changed; multi-create works on copies.
+    A :class:`HostCatalog` of more than ``FULL_SCAN_HOSTS`` hosts is sampled.
     """
     if count < 1:
         raise InvalidInput(f"count must be at least 1, got {count}")
@@ -124,18 +137,81 @@ def schedule(
         requests=tuple(CompiledRequest.of(r, request.numa_policy) for r in request.pci_requests),
         guest_numa_nodes=request.guest_numa_nodes,
     )
+    if isinstance(hosts, HostCatalog) and len(hosts) > FULL_SCAN_HOSTS:
+        return _sampled(work, hosts, count, weighers)
     fits: dict[str, HostFit] = {}
     rejected: dict[str, HostExplanation] = {}
     for host in hosts:
         index = host if isinstance(host, HostIndex) else HostIndex(host)
-        result = evaluate(index, work)
-        if isinstance(result, HostFit):
-            fits[index.name] = result
-        else:
-            rejected[index.name] = result
+        _examine(index, work, fits, rejected)
+    return _decide(work, fits, rejected, count, weighers)
+
+
+def _examine(
+    index: HostIndex, work: Workload, fits: dict[str, HostFit],
+    rejected: dict[str, HostExplanation],
+) -> None:  # fmt: skip
+    result = evaluate(index, work)
+    if isinstance(result, HostFit):
+        fits[index.name] = result
+    else:
+        rejected[index.name] = result
+
+
+def _decide(
+    work: Workload, fits: dict[str, HostFit], rejected: dict[str, HostExplanation], count: int,
+    weighers: WeigherConfig, bulk: tuple[tuple[Reason, int], ...] = (), skipped: int = 0,
+) -> Decision:  # fmt: skip
     candidates = tuple(rank(list(fits.values()), work, weighers))
     placements = _place(candidates, fits, rejected, work, weighers, count)
-    return Decision(candidates, tuple(rejected.values()), placements, count)
+    return Decision(candidates, tuple(rejected.values()), placements, count, bulk, skipped)
+
+
+def _sampled(work: Workload, catalog: HostCatalog, count: int, weighers: WeigherConfig) -> Decision:
+    """Hosts without a usable pool are explained in bulk; of each fingerprint group one host is
+    examined, and a group that fits gives hosts until ``ENOUGH_FITS`` (or ``count``) fit."""
+    found = catalog.candidates(work.requests)
+    bulk: list[tuple[Reason, int]] = [(NoMatchingDevice(r.request.request_id, r.target), n)
+            for r, n in zip(work.requests, found.lacking, strict=True) if n]  # fmt: skip
+    enough = max(ENOUGH_FITS, count)
+    fits: dict[str, HostFit] = {}
+    rejected: dict[str, HostExplanation] = {}
+    skipped = 0
+    for group in _group_order(list(found.groups.values()), work, weighers, catalog):
+        if len(fits) >= enough:
+            skipped += len(group)
+            continue
+        start = catalog.start(len(group))
+        first = catalog.get(group[start])
+        result = evaluate(first, work)
+        if not isinstance(result, HostFit):
+            rejected[first.name] = result
+            if len(group) > 1:
+                bulk.append((result.reasons[0], len(group) - 1))
+            continue
+        fits[first.name] = result
+        examined = 1
+        while examined < len(group) and len(fits) < enough:
+            _examine(catalog.get(group[(start + examined) % len(group)]), work, fits, rejected)
+            examined += 1
+        skipped += len(group) - examined
+    return _decide(work, fits, rejected, count, weighers, tuple(bulk), skipped)
+
+
+def _group_order(
+    groups: list[list[str]], work: Workload, weighers: WeigherConfig, catalog: HostCatalog
+) -> list[list[str]]:
+    """Groups as the weighers lean: fewest free devices first for PCI users (packing, unless
+    the multiplier is negative), most free RAM first for the rest (spreading)."""
+    if work.requests:
+        return sorted(groups, key=lambda group: catalog.get(group[0]).free_devices,
+                      reverse=weighers.pci_multiplier < 0)  # fmt: skip
+
+    def free_ram(group: list[str]) -> int:
+        index = catalog.get(group[0])
+        return index.host.memory_mb - index.memory_mb_used
+
+    return sorted(groups, key=free_ram, reverse=weighers.ram_multiplier >= 0)
 
 
 def _place(

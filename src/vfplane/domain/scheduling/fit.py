@@ -9,13 +9,19 @@ blocks its PF's pool, for the rest of the boot.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 
 from vfplane.domain.alias import NumaPolicy
 from vfplane.domain.pci import DeviceType, PciAddress
 from vfplane.domain.requests import PciRequest
-from vfplane.domain.scheduling.index import IGNORED_TAGS, HostIndex, Pool, PropValue
+from vfplane.domain.scheduling.index import (
+    IGNORED_TAGS,
+    HostIndex,
+    Pool,
+    PropValue,
+    Signature,
+)
 from vfplane.domain.scheduling.reasons import (
     DeviceTarget,
     HostExplanation,
@@ -29,6 +35,7 @@ from vfplane.domain.scheduling.reasons import (
 )
 
 _IGNORED_SPEC_KEYS = IGNORED_TAGS
+PF_TYPE = DeviceType.PF.value.lower()
 Plan = list[tuple[Pool, int]]
 
 
@@ -42,6 +49,7 @@ class CompiledRequest:
     wants_remote_managed: bool
     policy: NumaPolicy
     target: DeviceTarget
+    verdicts: dict[Signature, bool] = field(default_factory=dict, compare=False)
 
     @classmethod
     def of(cls, request: PciRequest, default_policy: NumaPolicy | None) -> CompiledRequest:
@@ -64,13 +72,20 @@ class CompiledRequest:
 
     def eligible(self, pools: Sequence[Pool]) -> list[Pool]:
         """Nova's filter steps that do not depend on counts: spec, PF, remote_managed."""
-        return [
-            pool
-            for pool in pools
-            if any(all(pool.props.get(k) == v for k, v in spec) for spec in self.specs)
-            and (self.wants_pf or pool.dev_type is not DeviceType.PF)
-            and (self.wants_remote_managed or pool.props.get("remote_managed") != "true")
-        ]
+        return [pool for pool in pools if self.accepts(pool.signature)]
+
+    def accepts(self, signature: Signature) -> bool:
+        """Whether pools of ``signature`` may serve the request; remembered per signature,
+        since hosts of one hardware layout share their few signatures."""
+        verdict = self.verdicts.get(signature)
+        if verdict is None:
+            props = dict(signature)
+            verdict = self.verdicts[signature] = (
+                any(all(props.get(k) == v for k, v in spec) for spec in self.specs)
+                and (self.wants_pf or props.get("dev_type") != PF_TYPE)
+                and (self.wants_remote_managed or props.get("remote_managed") != "true")
+            )
+        return verdict
 
 
 @dataclass(frozen=True, slots=True)

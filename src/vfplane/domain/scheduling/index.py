@@ -10,7 +10,7 @@ is claimed or allocated is not free, and neither is a PF with any VF in use.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -97,6 +97,7 @@ class Pool:
         "numa_node",
         "position",
         "props",
+        "signature",
         "tags",
         "total",
         "usable",
@@ -104,6 +105,7 @@ class Pool:
 
     def __init__(self, device: SchedDevice, props: Mapping[str, PropValue]) -> None:
         self.props = props
+        self.signature: Signature = tuple(sorted(props.items()))
         self.tags: Mapping[str, str | None] = MappingProxyType(
             {k: v for k, v in device.tags.items() if k not in IGNORED_TAGS}
         )
@@ -129,6 +131,9 @@ class Pool:
 
 
 HAS_NETDEV = "has_netdev"  # macvtap asks for it: the guest's interface sits on the VF's netdev
+
+
+Signature = tuple[tuple[str, PropValue], ...]  # a pool's props, hashable: equal pools match alike
 
 
 def pool_props(device: SchedDevice) -> dict[str, PropValue]:
@@ -203,6 +208,15 @@ class HostIndex:
     @property
     def name(self) -> str:
         return self.host.name
+
+    def fingerprint(self) -> Hashable:
+        """What a fit depends on, without names and addresses: hosts with equal fingerprints
+        fit or fail any boot alike, so a catalog need examine one of them to refuse all."""
+        host = self.host
+        sockets = tuple(sorted(host.numa_sockets.items())) if host.numa_sockets else None
+        pools = tuple((p.signature, len(p.free), p.usable, p.total) for p in self.pools)
+        return (host.vcpus, host.memory_mb, host.cpu_allocation_ratio, host.ram_allocation_ratio,
+                self.vcpus_used, self.memory_mb_used, host.numa_nodes, sockets, pools)  # fmt: skip
 
     @property
     def free_devices(self) -> int:

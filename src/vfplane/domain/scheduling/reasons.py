@@ -237,18 +237,26 @@ class HostExplanation:
         }
 
 
-def summarise(explanations: Sequence[HostExplanation]) -> str:
-    """One line over the hosts, grouped by each host's first reason, largest group first."""
-    count = len(explanations)
+def summarise(
+    explanations: Sequence[HostExplanation], bulk: Sequence[tuple[Reason, int]] = ()
+) -> str:
+    """One line over the hosts, grouped by each host's first reason, largest group first.
+
+    ``bulk`` are reasons that hold for a number of hosts at once (a large catalog
+    explains hosts without a usable pool that way, without examining them).
+    """
+    weighted = [(e.reasons[0], 1) for e in explanations] + list(bulk)
+    count = sum(hosts for _, hosts in weighted)
     head = f"{count} host" if count == 1 else f"{count} hosts"
-    groups: dict[Hashable, list[Reason]] = {}
-    for explanation in explanations:
-        first = explanation.reasons[0]
-        groups.setdefault(first.group_key(), []).append(first)
+    groups: dict[Hashable, list[tuple[Reason, int]]] = {}
+    for reason, hosts in weighted:
+        groups.setdefault(reason.group_key(), []).append((reason, hosts))
     parts = []
-    for group in sorted(groups.values(), key=len, reverse=True):
-        phrases = {reason.phrase() for reason in group}
-        phrase = group[0].phrase() if len(phrases) == 1 else group[0].broad_phrase(group)
-        verb = "has" if len(group) == 1 else "have"
-        parts.append(f"{len(group)} {verb} {phrase}")
+    for group in sorted(groups.values(), key=lambda g: sum(n for _, n in g), reverse=True):
+        reasons = [reason for reason, _ in group]
+        phrases = {reason.phrase() for reason in reasons}
+        phrase = reasons[0].phrase() if len(phrases) == 1 else reasons[0].broad_phrase(reasons)
+        hosts = sum(n for _, n in group)
+        verb = "has" if hosts == 1 else "have"
+        parts.append(f"{hosts} {verb} {phrase}")
     return f"{head}: {'; '.join(parts)}" if parts else head
