@@ -15,11 +15,11 @@ from vfplane.db.engine import SessionFactory
 from vfplane.domain.alias import Alias, parse_aliases
 from vfplane.domain.scheduling import WeigherConfig
 from vfplane.service.context import RequestContext
+from vfplane.service.host_view import ComputeConfig, HostView
 from vfplane.service.identity import validate_token
 from vfplane.service.networks import NetworkConfig
 from vfplane.service.notifier import HostNotifier
 from vfplane.service.ports import PortConfig
-from vfplane.service.servers import ComputeConfig
 from vfplane.settings import Settings
 
 
@@ -38,7 +38,7 @@ class ApiDependencies:
     clock: Callable[[], datetime] = utc_now
     aliases: Mapping[str, Alias] = field(default_factory=dict)  # [pci] alias, parsed
     port_config: PortConfig = field(default_factory=PortConfig)
-    compute: ComputeConfig = field(default_factory=ComputeConfig)
+    host_view: HostView = field(default_factory=HostView)  # one per process, shared
 
     @classmethod
     def from_settings(
@@ -51,10 +51,8 @@ class ApiDependencies:
         overrides.setdefault("port_config", PortConfig.from_settings(settings.network))
         compute = settings.compute
         weighers = WeigherConfig(compute.ram_weight_multiplier, compute.pci_weight_multiplier)
-        overrides.setdefault(
-            "compute",
-            ComputeConfig(compute.cpu_allocation_ratio, compute.ram_allocation_ratio, weighers),
-        )
+        ratios = compute.cpu_allocation_ratio, compute.ram_allocation_ratio
+        overrides.setdefault("host_view", HostView(ComputeConfig(*ratios, weighers)))
         return cls(settings, sessions, config, binding, **overrides)
 
     @property

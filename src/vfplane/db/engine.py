@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from vfplane.db import schedule_stamps
+
 SessionFactory = sessionmaker[Session]
 
 
@@ -31,7 +33,10 @@ def make_engine(url: str) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that stamp the hosts whose scheduling picture they change."""
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    schedule_stamps.install(sessions)
+    return sessions
 
 
 def sqlite_url(path: str) -> str:

@@ -291,6 +291,8 @@ class Host(Base):
     configurations: Mapped[dict[str, Any]] = mapped_column(default=dict)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     inventory_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Stamped whenever what the scheduler sees of the host changes (db/schedule_stamps.py).
+    schedule_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime())
     updated_at: Mapped[datetime] = mapped_column(DateTime())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,18 +47,7 @@ class PciAddress:
     @classmethod
     def parse(cls, text: str) -> PciAddress:
         """Parse ``0000:0a:00.1``, ``0a:00.1`` (domain 0) or ``10000:00:02.0``."""
-        match = _ADDRESS_RE.match(text.strip())
-        if match is None:
-            raise InvalidPciAddress(
-                f"{text!r} is not a PCI address; expected [domain:]bus:slot.function "
-                "such as 0000:3b:02.1"
-            )
-        return cls(
-            domain=int(match["domain"] or "0", 16),
-            bus=int(match["bus"], 16),
-            slot=int(match["slot"], 16),
-            function=int(match["function"], 16),
-        )
+        return _parse_address(text)
 
     @classmethod
     def from_routing_id(cls, domain: int, rid: int) -> PciAddress:
@@ -114,3 +104,19 @@ class PciDevice:
     @property
     def physical_network(self) -> str | None:
         return self.tags.get("physical_network")
+
+
+@functools.lru_cache(maxsize=1 << 16)  # hosts share their address plans; addresses are immutable
+def _parse_address(text: str) -> PciAddress:
+    match = _ADDRESS_RE.match(text.strip())
+    if match is None:
+        raise InvalidPciAddress(
+            f"{text!r} is not a PCI address; expected [domain:]bus:slot.function "
+            "such as 0000:3b:02.1"
+        )
+    return PciAddress(
+        domain=int(match["domain"] or "0", 16),
+        bus=int(match["bus"], 16),
+        slot=int(match["slot"], 16),
+        function=int(match["function"], 16),
+    )

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from vfplane.db import schedule_stamps
 from vfplane.db.tables import PciDeviceRecord
 from vfplane.domain.device_states import DeviceStatus, DeviceTree, TrackedDevice
 from vfplane.domain.pci import DeviceType, PciAddress, PciDevice
@@ -36,59 +38,57 @@ class _StaleRow(Exception):
 WRITE_TRIES = 8
 
 
+_COLUMNS = tuple(getattr(PciDeviceRecord, name) for name in (
+    "id", "generation", "address", "vendor_id", "product_id", "dev_type", "parent_addr",
+    "numa_node", "tags", "status", "instance_id", "request_id"))  # fmt: skip
+_State = tuple[DeviceStatus, str | None, str | None]
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     tree: DeviceTree
-    rows: dict[PciAddress, PciDeviceRecord]
-    before: dict[PciAddress, tuple[DeviceStatus, str | None, str | None]]
+    rows: dict[PciAddress, tuple[str, int]]  # id and generation as read
+    before: dict[PciAddress, _State]
 
 
-def _device(row: PciDeviceRecord) -> PciDevice:
-    return PciDevice(
-        address=PciAddress.parse(row.address),
-        vendor_id=row.vendor_id,
-        product_id=row.product_id,
-        dev_type=DeviceType(row.dev_type),
+def _tracked(row: Row[Any]) -> TrackedDevice:
+    device = PciDevice(
+        address=PciAddress.parse(row.address), vendor_id=row.vendor_id,
+        product_id=row.product_id, dev_type=DeviceType(row.dev_type),
         parent_addr=PciAddress.parse(row.parent_addr) if row.parent_addr else None,
-        numa_node=row.numa_node,
-        tags=dict(row.tags or {}),
-    )
+        numa_node=row.numa_node, tags=dict(row.tags or {}),
+    )  # fmt: skip
+    return TrackedDevice(device, DeviceStatus(row.status), row.instance_id, row.request_id)
 
 
 def _snapshot(session: Session, host: str) -> _Snapshot:
-    rows = {
-        PciAddress.parse(r.address): r
-        for r in session.scalars(select(PciDeviceRecord).where(PciDeviceRecord.host == host))
-    }
-    tracked = [
-        TrackedDevice(_device(r), DeviceStatus(r.status), r.instance_id, r.request_id)
-        for r in rows.values()
-    ]
-    tree = DeviceTree(tracked)
-    before = {a: (t.status, t.instance_id, t.request_id) for a, t in ((t.address, t) for t in tree)}
-    return _Snapshot(tree, rows, before)
+    rows = session.execute(select(*_COLUMNS).where(PciDeviceRecord.host == host)).all()
+    tree = DeviceTree([_tracked(row) for row in rows])
+    read = {PciAddress.parse(row.address): (row.id, row.generation) for row in rows}
+    before = {t.address: (t.status, t.instance_id, t.request_id) for t in tree}
+    return _Snapshot(tree, read, before)
 
 
-def _write(session: Session, snapshot: _Snapshot) -> None:
+def _write(session: Session, host: str, snapshot: _Snapshot) -> None:
     """Store every changed device, each only if nobody changed it since it was read."""
+    changed = False
     for tracked in snapshot.tree:
         now = (tracked.status, tracked.instance_id, tracked.request_id)
         if now == snapshot.before[tracked.address]:
             continue
-        row = snapshot.rows[tracked.address]
+        row_id, generation = snapshot.rows[tracked.address]
         result = session.execute(
             update(PciDeviceRecord)
-            .where(PciDeviceRecord.id == row.id, PciDeviceRecord.generation == row.generation)
-            .values(
-                status=tracked.status.value,
-                instance_id=tracked.instance_id,
-                request_id=tracked.request_id,
-                generation=row.generation + 1,
-            )
+            .where(PciDeviceRecord.id == row_id, PciDeviceRecord.generation == generation)
+            .values(status=tracked.status.value, instance_id=tracked.instance_id,
+                    request_id=tracked.request_id, generation=generation + 1)
             .execution_options(synchronize_session=False)
-        )
+        )  # fmt: skip
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise _StaleRow(f"PCI device {tracked.address} on {row.host} changed meanwhile")
+            raise _StaleRow(f"PCI device {tracked.address} on {host} changed meanwhile")
+        changed = True
+    if changed:
+        schedule_stamps.stamp(session, [host])
 
 
 def _transact(session: Session, host: str, change: Callable[[DeviceTree], None]) -> None:
@@ -98,7 +98,7 @@ def _transact(session: Session, host: str, change: Callable[[DeviceTree], None])
         try:
             snapshot = _snapshot(session, host)
             change(snapshot.tree)
-            _write(session, snapshot)
+            _write(session, host, snapshot)
             session.commit()
             return
         except DeviceStateError as exc:

@@ -48,7 +48,7 @@ def _claim(
     """Claim on the server's host; port id → PCI address. Conflict explains a full host."""
     host = str(server.host)
     request = InstanceRequest(0, 0, requests)
-    candidate, decision = claim_best(session, server.id, request, tools.compute, only=host)
+    candidate, decision = claim_best(session, server.id, request, tools.hosts, only=host)
     if candidate is None and decision.fits:
         raise Conflict(f"The devices of host {host} keep changing; try the attach again",
                        kind="InterfaceAttachFailed")  # fmt: skip

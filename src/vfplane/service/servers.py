@@ -13,7 +13,7 @@ import random
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,11 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vfplane.db.compute_tables import Server
-from vfplane.db.tables import Host, PciDeviceRecord
 from vfplane.domain.alias import Alias
 from vfplane.domain.binding import Binder
-from vfplane.domain.device_states import DeviceStatus
-from vfplane.domain.pci import DeviceType, PciAddress
 from vfplane.domain.requests import (
     PciRequest,
     flavor_numa_nodes,
@@ -36,15 +33,12 @@ from vfplane.domain.requests import (
 from vfplane.domain.scheduling import (
     Candidate,
     Decision,
-    HostCandidate,
     InstanceRequest,
-    SchedDevice,
-    WeigherConfig,
-    schedule,
 )
 from vfplane.errors import NotFound
 from vfplane.service import claims
 from vfplane.service.context import RequestContext
+from vfplane.service.host_view import HostView
 from vfplane.service.ports import PortConfig
 from vfplane.service.server_actions import fault, record_action
 from vfplane.service.server_ports import (
@@ -62,13 +56,6 @@ ACTIVE_STATES = ("BUILD", "ACTIVE", "SHUTOFF", "REBOOT", "HARD_REBOOT")
 
 
 @dataclass(frozen=True)
-class ComputeConfig:
-    cpu_allocation_ratio: float = 4.0
-    ram_allocation_ratio: float = 1.0
-    weighers: WeigherConfig = field(default_factory=WeigherConfig)
-
-
-@dataclass(frozen=True)
 class BootRequest:
     name: str
     flavor: Mapping[str, Any]  # id, name, vcpus, ram, disk, extra_specs
@@ -82,7 +69,7 @@ class BootTools:
     binder: Binder
     ports: PortConfig
     aliases: Mapping[str, Alias]
-    compute: ComputeConfig
+    hosts: HostView
 
 
 def _new_id() -> str:
@@ -102,50 +89,6 @@ def pci_requests(
 ) -> list[PciRequest]:
     """One request per port that needs a device, then the flavor's alias requests."""
     return port_requests(ports, extra_specs) + flavor_requests(extra_specs, aliases, _new_id)
-
-
-def _used(session: Session, host: str) -> tuple[int, int]:
-    query = select(Server).where(Server.host == host, Server.deleted_at.is_(None))
-    rows = session.scalars(query)
-    vcpus = memory = 0
-    for server in rows:
-        vcpus += int(server.flavor.get("vcpus", 0))
-        memory += int(server.flavor.get("ram", 0))
-    return vcpus, memory
-
-
-def _sched_device(row: PciDeviceRecord) -> SchedDevice:
-    return SchedDevice(
-        address=PciAddress.parse(row.address), vendor_id=row.vendor_id,
-        product_id=row.product_id, dev_type=DeviceType(row.dev_type),
-        parent_addr=PciAddress.parse(row.parent_addr) if row.parent_addr else None,
-        numa_node=row.numa_node, tags=dict(row.tags or {}), status=DeviceStatus(row.status),
-        netdev=row.ifname,
-    )  # fmt: skip
-
-
-def load_hosts(
-    session: Session, config: ComputeConfig, only: str | None = None
-) -> list[HostCandidate]:
-    """Every host (or the one named ``only``) with its devices and the capacity in use."""
-    device_query, host_query = select(PciDeviceRecord), select(Host).order_by(Host.name)
-    if only is not None:
-        device_query = device_query.where(PciDeviceRecord.host == only)
-        host_query = host_query.where(Host.name == only)
-    devices: dict[str, list[SchedDevice]] = {}
-    for row in session.scalars(device_query):
-        devices.setdefault(row.host, []).append(_sched_device(row))
-    hosts = []
-    for host in session.scalars(host_query):
-        vcpus_used, memory_used = _used(session, host.name)
-        nodes = tuple(int(n["id"]) for n in host.numa_topology)
-        hosts.append(HostCandidate(
-            name=host.name, vcpus=host.vcpus, memory_mb=host.memory_mb, vcpus_used=vcpus_used,
-            memory_mb_used=memory_used, cpu_allocation_ratio=config.cpu_allocation_ratio,
-            ram_allocation_ratio=config.ram_allocation_ratio, numa_nodes=nodes,
-            devices=tuple(devices.get(host.name, ())),
-        ))  # fmt: skip
-    return hosts
 
 
 def request_dict(request: PciRequest) -> dict[str, Any]:
@@ -183,7 +126,7 @@ def _claim_on(session: Session, instance_id: str, candidate: Candidate) -> bool:
 
 
 def claim_best(
-    session: Session, instance_id: str, request: InstanceRequest, config: ComputeConfig,
+    session: Session, instance_id: str, request: InstanceRequest, hosts: HostView,
     only: str | None = None,
 ) -> tuple[Candidate | None, Decision]:  # fmt: skip
     """Schedule (over every host, or the one named ``only``) and claim the best candidate; on a
@@ -191,20 +134,21 @@ def claim_best(
     for round_number in range(CLAIM_ROUNDS):
         if round_number:
             time.sleep(random.uniform(0, 0.02 * min(round_number, 5)))  # de-synchronise racers
-        decision = schedule(request, load_hosts(session, config, only), weighers=config.weighers)
+        decision = hosts.decide(session, request, only)
         if not decision.fits:
             return None, decision
         for candidate in decision.candidates:
             if _claim_on(session, instance_id, candidate):
                 return candidate, decision
+            hosts.forget(candidate.host)
     return None, decision
 
 
 def place(
-    session: Session, server: Server, request: InstanceRequest, config: ComputeConfig
+    session: Session, server: Server, request: InstanceRequest, hosts: HostView
 ) -> Candidate | None:
     """Claim on the best host for ``server``, keeping the scheduler's explanation."""
-    candidate, decision = claim_best(session, server.id, request, config)
+    candidate, decision = claim_best(session, server.id, request, hosts)
     server.explanation = {"summary": decision.summary, "hosts": decision.explain()}
     return candidate
 
@@ -243,7 +187,7 @@ def boot(
     flavor = request.flavor
     instance = InstanceRequest(int(flavor["vcpus"]), int(flavor["ram"]), requests,
                                guest_numa_nodes=guest_nodes)  # fmt: skip
-    candidate = place(session, server, instance, tools.compute)
+    candidate = place(session, server, instance, tools.hosts)
     if candidate is None:
         summary = (server.explanation or {}).get("summary", "")
         fail(session, context, server, tools, now, f"No valid host was found. {summary}".strip())

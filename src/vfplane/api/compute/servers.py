@@ -87,7 +87,7 @@ def _nics(
 
 
 def boot_tools(deps: ApiDependencies) -> servers.BootTools:
-    return servers.BootTools(deps.binding, deps.port_config, deps.aliases, deps.compute)
+    return servers.BootTools(deps.binding, deps.port_config, deps.aliases, deps.host_view)
 
 
 def _flavor(session: Session, context: RequestContext, flavor_id: str) -> dict[str, Any]:

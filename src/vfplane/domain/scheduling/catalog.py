@@ -110,6 +110,9 @@ class HostCatalog:
     def __iter__(self) -> Iterator[HostIndex]:
         return iter(self._hosts.values())
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._hosts
+
     def get(self, name: str) -> HostIndex:
         return self._hosts[name]
 

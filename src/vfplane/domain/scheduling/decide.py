@@ -139,6 +139,8 @@ def schedule(
     )
     if isinstance(hosts, HostCatalog) and len(hosts) > FULL_SCAN_HOSTS:
         return _sampled(work, hosts, count, weighers)
+    if isinstance(hosts, HostCatalog):  # explained in name order, as a list of hosts would be
+        hosts = sorted(hosts, key=lambda index: index.name)
     fits: dict[str, HostFit] = {}
     rejected: dict[str, HostExplanation] = {}
     for host in hosts:

@@ -1,0 +1,112 @@
+"""Stamps on hosts that say when the scheduler's picture of them last changed.
+
+Every transaction that changes what the scheduler sees of a host (a device's
+state or facts, the host's capacity or NUMA cells, a server placed on it or
+taken off) stamps the host's ``schedule_seq``. A reader asks for the hosts
+stamped at or after a *watermark* and reloads those whose stamp differs from
+the one it has; the watermark it keeps for next time guarantees that no commit
+is missed, whatever order concurrent transactions commit in:
+
+- SQLite has one writer at a time, so a stamp of max + 1 is unique and in
+  commit order; the next watermark is the highest stamp seen, plus one.
+- PostgreSQL stamps with the writing transaction's id; every transaction with
+  an id below the snapshot's xmin has ended, so the next watermark is the xmin
+  taken before the read (transactions still running are read again next time).
+
+Device claims write with core statements and stamp explicitly; ORM changes are
+stamped by a flush hook that every session factory installs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    event,
+    func,
+    inspect,
+    literal_column,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from vfplane.db.compute_tables import Server
+from vfplane.db.tables import Host, PciDeviceRecord
+
+HOST_FIELDS = ("vcpus", "memory_mb", "numa_topology")
+SERVER_FIELDS = ("host", "deleted_at", "flavor")
+_PG_XID = "pg_current_xact_id()::text::bigint"
+_PG_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+def _postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def stamp_value(session: Session) -> ColumnElement[int]:
+    """What a host changed in this transaction is stamped with."""
+    if _postgres(session):
+        return literal_column(_PG_XID, BigInteger)
+    return select(func.coalesce(func.max(Host.schedule_seq), 0) + 1).scalar_subquery()
+
+
+def stamp(session: Session, hosts: Iterable[str]) -> None:
+    """Mark ``hosts`` as changed in the current transaction."""
+    names = sorted({h for h in hosts if h})
+    if names:
+        session.execute(
+            update(Host).where(Host.name.in_(names)).values(schedule_seq=stamp_value(session))
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+
+
+def changed_since(session: Session, watermark: int) -> tuple[dict[str, int], int]:
+    """Hosts stamped at or after ``watermark`` (name → stamp) and the watermark for next time."""
+    following = watermark
+    if _postgres(session):
+        following = max(watermark, int(session.execute(text(_PG_XMIN)).scalar_one()))
+    query = select(Host.name, Host.schedule_seq).where(Host.schedule_seq >= watermark)
+    stamps: dict[str, int] = {row.name: row.schedule_seq for row in session.execute(query)}
+    if not _postgres(session) and stamps:
+        following = max(stamps.values()) + 1
+    return stamps, following
+
+
+def _changed(obj: Any, fields: Iterable[str]) -> bool:
+    state = inspect(obj)
+    return any(state.attrs[name].history.has_changes() for name in fields)
+
+
+def _affected(obj: Any, new: bool, deleted: bool) -> set[str]:
+    if isinstance(obj, PciDeviceRecord):
+        return {obj.host}
+    if isinstance(obj, Server) and (new or deleted or _changed(obj, SERVER_FIELDS)):
+        return {obj.host, *(inspect(obj).attrs.host.history.deleted or ())} - {"", None}
+    return set()
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    hosts: set[str] = set()
+    with session.no_autoflush:
+        for obj in session.new:
+            if isinstance(obj, Host):
+                obj.schedule_seq = stamp_value(session)
+            hosts |= _affected(obj, new=True, deleted=False)
+        for obj in session.dirty:
+            if isinstance(obj, Host) and _changed(obj, HOST_FIELDS):
+                obj.schedule_seq = stamp_value(session)
+            hosts |= _affected(obj, new=False, deleted=False)
+        for obj in session.deleted:
+            hosts |= _affected(obj, new=False, deleted=True)
+    stamp(session, hosts - {obj.name for obj in session.new if isinstance(obj, Host)})
+
+
+def install(sessions: sessionmaker[Session]) -> None:
+    """Stamp the changes of every session ``sessions`` makes (once per factory)."""
+    if not event.contains(sessions, "before_flush", _before_flush):
+        event.listen(sessions, "before_flush", _before_flush)
