@@ -25,12 +25,12 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    bindparam,
     event,
     func,
     inspect,
     literal_column,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,7 +41,24 @@ from vfplane.db.tables import Host, PciDeviceRecord
 HOST_FIELDS = ("vcpus", "memory_mb", "numa_topology")
 SERVER_FIELDS = ("host", "deleted_at", "flavor")
 _PG_XID = "pg_current_xact_id()::text::bigint"
-_PG_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+_PG_XMIN = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+
+
+_STAMP = {  # by dialect: PostgreSQL stamps with the transaction id, SQLite with max + 1
+    True: literal_column(_PG_XID, BigInteger),
+    False: select(func.coalesce(func.max(Host.schedule_seq), 0) + 1).scalar_subquery(),
+}
+_STAMP_HOSTS = {
+    postgres: update(Host)
+    .where(Host.name.in_(bindparam("names", expanding=True)))
+    .values(schedule_seq=value)
+    for postgres, value in _STAMP.items()
+}
+_CHANGED = select(Host.name, Host.schedule_seq).where(Host.schedule_seq >= bindparam("mark"))
+_XMIN = select(literal_column(_PG_XMIN, BigInteger).label("xmin")).subquery()
+_CHANGED_WITH_XMIN = select(Host.name, Host.schedule_seq, _XMIN.c.xmin).select_from(
+    _XMIN.outerjoin(Host, Host.schedule_seq >= bindparam("mark"))
+)  # one round trip; the xmin is of the very snapshot that reads the stamps
 
 
 def _postgres(session: Session) -> bool:
@@ -50,31 +67,26 @@ def _postgres(session: Session) -> bool:
 
 def stamp_value(session: Session) -> ColumnElement[int]:
     """What a host changed in this transaction is stamped with."""
-    if _postgres(session):
-        return literal_column(_PG_XID, BigInteger)
-    return select(func.coalesce(func.max(Host.schedule_seq), 0) + 1).scalar_subquery()
+    return _STAMP[_postgres(session)]
 
 
 def stamp(session: Session, hosts: Iterable[str]) -> None:
     """Mark ``hosts`` as changed in the current transaction."""
     names = sorted({h for h in hosts if h})
     if names:
-        session.execute(
-            update(Host).where(Host.name.in_(names)).values(schedule_seq=stamp_value(session))
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
+        session.connection().execute(_STAMP_HOSTS[_postgres(session)], {"names": names})
 
 
 def changed_since(session: Session, watermark: int) -> tuple[dict[str, int], int]:
     """Hosts stamped at or after ``watermark`` (name → stamp) and the watermark for next time."""
-    following = watermark
+    connection = session.connection()
     if _postgres(session):
-        following = max(watermark, int(session.execute(text(_PG_XMIN)).scalar_one()))
-    query = select(Host.name, Host.schedule_seq).where(Host.schedule_seq >= watermark)
-    stamps: dict[str, int] = {row.name: row.schedule_seq for row in session.execute(query)}
-    if not _postgres(session) and stamps:
-        following = max(stamps.values()) + 1
-    return stamps, following
+        rows = connection.execute(_CHANGED_WITH_XMIN, {"mark": watermark}).all()
+        stamps = {row.name: row.schedule_seq for row in rows if row.name is not None}
+        return stamps, max(watermark, int(rows[0].xmin))
+    rows = connection.execute(_CHANGED, {"mark": watermark}).all()
+    stamps = {row.name: row.schedule_seq for row in rows}
+    return stamps, max(stamps.values()) + 1 if stamps else watermark
 
 
 def _changed(obj: Any, fields: Iterable[str]) -> bool:

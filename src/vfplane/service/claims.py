@@ -9,12 +9,15 @@ the attempt is kept; the caller tries the next candidate.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, Text, bindparam, cast, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -38,9 +41,18 @@ class _StaleRow(Exception):
 WRITE_TRIES = 8
 
 
-_COLUMNS = tuple(getattr(PciDeviceRecord, name) for name in (
+_COLUMNS = (*(getattr(PciDeviceRecord, name) for name in (
     "id", "generation", "address", "vendor_id", "product_id", "dev_type", "parent_addr",
-    "numa_node", "tags", "status", "instance_id", "request_id"))  # fmt: skip
+    "numa_node")), cast(PciDeviceRecord.tags, Text), PciDeviceRecord.status,
+    PciDeviceRecord.instance_id, PciDeviceRecord.request_id)  # fmt: skip
+_SNAPSHOT = select(*_COLUMNS).where(PciDeviceRecord.host == bindparam("host"))
+_UPDATE = (
+    update(PciDeviceRecord)
+    .where(PciDeviceRecord.id == bindparam("row_id"),
+           PciDeviceRecord.generation == bindparam("seen"))
+    .values(status=bindparam("to_status"), instance_id=bindparam("to_instance"),
+            request_id=bindparam("to_request"), generation=bindparam("seen") + 1)
+)  # fmt: skip
 _State = tuple[DeviceStatus, str | None, str | None]
 
 
@@ -51,18 +63,25 @@ class _Snapshot:
     before: dict[PciAddress, _State]
 
 
-def _tracked(row: Row[Any]) -> TrackedDevice:
-    device = PciDevice(
-        address=PciAddress.parse(row.address), vendor_id=row.vendor_id,
-        product_id=row.product_id, dev_type=DeviceType(row.dev_type),
-        parent_addr=PciAddress.parse(row.parent_addr) if row.parent_addr else None,
-        numa_node=row.numa_node, tags=dict(row.tags or {}),
+@functools.lru_cache(maxsize=1 << 16)  # hosts of one layout repeat the same facts
+def _device(
+    address: str, vendor_id: str, product_id: str, dev_type: str, parent: str | None,
+    numa_node: int | None, tags: str | None,
+) -> PciDevice:  # fmt: skip
+    return PciDevice(
+        address=PciAddress.parse(address), vendor_id=vendor_id, product_id=product_id,
+        dev_type=DeviceType(dev_type), parent_addr=PciAddress.parse(parent) if parent else None,
+        numa_node=numa_node, tags=MappingProxyType(json.loads(tags or "{}")),
     )  # fmt: skip
+
+
+def _tracked(row: Row[Any]) -> TrackedDevice:
+    device = _device(*row[2:9])
     return TrackedDevice(device, DeviceStatus(row.status), row.instance_id, row.request_id)
 
 
 def _snapshot(session: Session, host: str) -> _Snapshot:
-    rows = session.execute(select(*_COLUMNS).where(PciDeviceRecord.host == host)).all()
+    rows = session.connection().execute(_SNAPSHOT, {"host": host}).all()
     tree = DeviceTree([_tracked(row) for row in rows])
     read = {PciAddress.parse(row.address): (row.id, row.generation) for row in rows}
     before = {t.address: (t.status, t.instance_id, t.request_id) for t in tree}
@@ -77,14 +96,10 @@ def _write(session: Session, host: str, snapshot: _Snapshot) -> None:
         if now == snapshot.before[tracked.address]:
             continue
         row_id, generation = snapshot.rows[tracked.address]
-        result = session.execute(
-            update(PciDeviceRecord)
-            .where(PciDeviceRecord.id == row_id, PciDeviceRecord.generation == generation)
-            .values(status=tracked.status.value, instance_id=tracked.instance_id,
-                    request_id=tracked.request_id, generation=generation + 1)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        result = session.connection().execute(_UPDATE, {
+            "row_id": row_id, "seen": generation, "to_status": tracked.status.value,
+            "to_instance": tracked.instance_id, "to_request": tracked.request_id})  # fmt: skip
+        if result.rowcount != 1:
             raise _StaleRow(f"PCI device {tracked.address} on {host} changed meanwhile")
         changed = True
     if changed:

@@ -9,12 +9,14 @@ read again.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import BindParameter, Row, Text, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from vfplane.db import schedule_stamps
@@ -34,9 +36,13 @@ from vfplane.domain.scheduling import (
 )
 
 NAMES_PER_QUERY = 500  # bound parameters per IN list, well under every backend's limit
-_DEVICE_COLUMNS = tuple(getattr(PciDeviceRecord, name) for name in (
-    "host", "address", "vendor_id", "product_id", "dev_type", "parent_addr", "numa_node",
-    "tags", "status", "ifname"))  # fmt: skip
+DEVICE_CACHE = 100_000  # distinct device rows kept for sharing
+_DEVICE_COLUMNS = (PciDeviceRecord.address, PciDeviceRecord.vendor_id,
+                   PciDeviceRecord.product_id, PciDeviceRecord.dev_type,
+                   PciDeviceRecord.parent_addr, PciDeviceRecord.numa_node,
+                   cast(PciDeviceRecord.tags, Text), PciDeviceRecord.status,
+                   PciDeviceRecord.ifname)  # fmt: skip
+DeviceRow = tuple[Any, ...]  # the values of _DEVICE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -46,15 +52,38 @@ class ComputeConfig:
     weighers: WeigherConfig = field(default_factory=WeigherConfig)
 
 
-class _Tags:
-    """One shared mapping per distinct set of device tags (a cloud has few)."""
+class _Devices:
+    """Equal device rows become one shared ``SchedDevice``: a large cloud has few distinct
+    rows (one address plan per hardware layout, a few states), so loading it costs little
+    time and memory per host. Forgets everything past ``DEVICE_CACHE`` distinct rows."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, Mapping[str, Any]] = {}
+        self._tags: dict[str, Mapping[str, Any]] = {}
+        self._devices: dict[DeviceRow, SchedDevice] = {}
 
-    def __call__(self, tags: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        key = repr(sorted((tags or {}).items()))
-        return self._seen.setdefault(key, dict(tags or {}))
+    def __call__(self, rows: tuple[DeviceRow, ...]) -> tuple[SchedDevice, ...]:
+        if len(self._devices) > DEVICE_CACHE:
+            self._devices.clear()
+        return tuple(self._device(row) for row in rows)
+
+    def _device(self, row: DeviceRow) -> SchedDevice:
+        found = self._devices.get(row)
+        if found is None:
+            address, vendor, product, dev_type, parent, numa, tags, status, netdev = row
+            found = self._devices[row] = SchedDevice(
+                address=PciAddress.parse(address), vendor_id=vendor, product_id=product,
+                dev_type=DeviceType(dev_type),
+                parent_addr=PciAddress.parse(parent) if parent else None, numa_node=numa,
+                tags=self._parsed_tags(tags), status=DeviceStatus(status), netdev=netdev,
+            )  # fmt: skip
+        return found
+
+    def _parsed_tags(self, text: str | None) -> Mapping[str, Any]:
+        key = text or "{}"
+        found = self._tags.get(key)
+        if found is None:
+            found = self._tags[key] = MappingProxyType(json.loads(key))
+        return found
 
 
 def _chunks(names: Collection[str] | None) -> Iterator[list[str] | None]:
@@ -66,55 +95,65 @@ def _chunks(names: Collection[str] | None) -> Iterator[list[str] | None]:
         yield ordered[start : start + NAMES_PER_QUERY]
 
 
-def _sched_device(row: Row[Any], tags: _Tags) -> SchedDevice:
-    return SchedDevice(
-        address=PciAddress.parse(row.address), vendor_id=row.vendor_id,
-        product_id=row.product_id, dev_type=DeviceType(row.dev_type),
-        parent_addr=PciAddress.parse(row.parent_addr) if row.parent_addr else None,
-        numa_node=row.numa_node, tags=tags(row.tags), status=DeviceStatus(row.status),
-        netdev=row.ifname,
-    )  # fmt: skip
+_NAMES: BindParameter[list[str]] = bindparam("names", expanding=True)
+_LIVE_ON_HOST = (Server.host == Host.name, Server.deleted_at.is_(None))
+_HOSTS = select(
+    Host.name, Host.vcpus, Host.memory_mb, Host.numa_topology,
+    *(select(func.coalesce(func.sum(Server.flavor[key].as_integer()), 0))
+      .where(*_LIVE_ON_HOST).scalar_subquery().label(f"{key}_used") for key in ("vcpus", "ram")),
+)  # fmt: skip
+_DEVICES = select(PciDeviceRecord.host, *_DEVICE_COLUMNS).order_by(
+    PciDeviceRecord.host, PciDeviceRecord.address
+)  # a stable order lets an index update in place
+_QUERIES = {  # (hosts with the capacity in use, devices) for every host, and for those named
+    False: (_HOSTS, _DEVICES),
+    True: (_HOSTS.where(Host.name.in_(_NAMES)), _DEVICES.where(PciDeviceRecord.host.in_(_NAMES))),
+}
 
 
 def _read(
-    session: Session, names: list[str] | None, tags: _Tags
-) -> tuple[list[Row[Any]], dict[str, list[SchedDevice]], dict[str, tuple[int, int]]]:
-    host_query = select(Host.name, Host.vcpus, Host.memory_mb, Host.numa_topology)
-    device_query = select(*_DEVICE_COLUMNS)
-    used_query = select(Server.host, Server.flavor).where(
-        Server.deleted_at.is_(None), Server.host.is_not(None)
-    )
-    if names is not None:
-        host_query = host_query.where(Host.name.in_(names))
-        device_query = device_query.where(PciDeviceRecord.host.in_(names))
-        used_query = used_query.where(Server.host.in_(names))
-    devices: dict[str, list[SchedDevice]] = {}
-    for row in session.execute(device_query):
-        devices.setdefault(row.host, []).append(_sched_device(row, tags))
-    used: dict[str, tuple[int, int]] = {}
-    for host, flavor in session.execute(used_query):
-        vcpus, memory = used.get(host, (0, 0))
-        used[host] = (vcpus + int(flavor.get("vcpus", 0)), memory + int(flavor.get("ram", 0)))
-    return list(session.execute(host_query)), devices, used
+    session: Session, names: list[str] | None
+) -> tuple[list[Row[Any]], dict[str, list[DeviceRow]]]:
+    """Host rows (with ``vcpus_used`` and ``ram_used``) and device rows by host."""
+    connection = session.connection()
+    host_query, device_query = _QUERIES[names is not None]
+    params = {"names": names} if names is not None else {}
+    devices: dict[str, list[DeviceRow]] = {}
+    for host, *row in connection.execute(device_query, params):
+        devices.setdefault(host, []).append(tuple(row))
+    return list(connection.execute(host_query, params)), devices
 
 
-def load_hosts(
-    session: Session, config: ComputeConfig, names: Collection[str] | None = None
-) -> list[HostCandidate]:
-    """Every host (or those named) with its devices and the capacity in use, by name."""
-    tags, hosts = _Tags(), []
+def load_indexes(
+    session: Session, config: ComputeConfig, devices: _Devices,
+    names: Collection[str] | None = None, previous: Mapping[str, HostIndex] | None = None,
+) -> list[HostIndex]:  # fmt: skip
+    """Every host (or those named) with its devices and the capacity in use, by name.
+
+    A host in ``previous`` is updated from its index there; hosts whose device rows are
+    all equal (one hardware layout in one state) share the pools of the first."""
+    templates: dict[tuple[DeviceRow, ...], HostIndex] = {}
+    indexes = []
     for chunk in _chunks(names):
-        rows, devices, used = _read(session, chunk, tags)
-        for row in rows:
-            vcpus_used, memory_used = used.get(row.name, (0, 0))
-            hosts.append(HostCandidate(
-                name=row.name, vcpus=row.vcpus, memory_mb=row.memory_mb, vcpus_used=vcpus_used,
-                memory_mb_used=memory_used, cpu_allocation_ratio=config.cpu_allocation_ratio,
+        hosts, rows_of = _read(session, chunk)
+        for host in hosts:
+            rows = tuple(rows_of.get(host.name, ()))
+            candidate = HostCandidate(
+                name=host.name, vcpus=host.vcpus, memory_mb=host.memory_mb,
+                vcpus_used=host.vcpus_used, memory_mb_used=host.ram_used,
+                cpu_allocation_ratio=config.cpu_allocation_ratio,
                 ram_allocation_ratio=config.ram_allocation_ratio,
-                numa_nodes=tuple(int(n["id"]) for n in row.numa_topology),
-                devices=tuple(devices.get(row.name, ())),
-            ))  # fmt: skip
-    return sorted(hosts, key=lambda host: host.name)
+                numa_nodes=tuple(int(n["id"]) for n in host.numa_topology),
+                devices=devices(rows),
+            )  # fmt: skip
+            older = (previous or {}).get(host.name)
+            if older is not None:
+                indexes.append(older.updated(candidate))
+            elif rows in templates:
+                indexes.append(templates[rows].for_host(candidate))
+            else:
+                indexes.append(templates.setdefault(rows, HostIndex(candidate)))
+    return sorted(indexes, key=lambda index: index.name)
 
 
 class HostView:
@@ -126,6 +165,7 @@ class HostView:
     def __init__(self, config: ComputeConfig | None = None) -> None:
         self.config = config or ComputeConfig()
         self._catalog = HostCatalog()
+        self._devices = _Devices()
         self._stamps: dict[str, int] = {}
         self._watermark = 0
         self._stale: set[str] = set()
@@ -152,10 +192,11 @@ class HostView:
         changed = {name for name, seq in stamps.items() if self._stamps.get(name) != seq}
         changed |= self._stale
         if changed:
-            found = load_hosts(session, self.config, changed)
-            for host in found:
-                self._catalog.put(host)
-            for name in changed - {host.name for host in found}:
+            known = {name: self._catalog.get(name) for name in changed if name in self._catalog}
+            found = load_indexes(session, self.config, self._devices, changed, known)
+            for index in found:
+                self._catalog.put(index)
+            for name in changed - {index.name for index in found}:
                 self._catalog.remove(name)
                 self._stamps.pop(name, None)
         self._stamps.update(stamps)

@@ -283,6 +283,37 @@ class HostIndex:
         copy._free = set(self._free)
         return copy
 
+    def for_host(self, host: HostCandidate) -> HostIndex:
+        """This index for another host with the same devices in the same order, without
+        building pools again (hosts of one hardware layout in one state are common)."""
+        if host.devices != self.host.devices:
+            raise ValueError(f"host {host.name} has other devices than {self.name}")
+        copy = self.clone()
+        copy.host, copy.vcpus_used, copy.memory_mb_used = host, host.vcpus_used, host.memory_mb_used
+        return copy
+
+    def updated(self, host: HostCandidate) -> HostIndex:
+        """The index of a newer snapshot of this host. When only statuses changed (claims,
+        frees) the pools are copied and moved; otherwise they are built again."""
+        olds, news = self.host.devices, host.devices
+        if host.name != self.name or len(olds) != len(news):
+            return HostIndex(host)
+        changed: list[SchedDevice] = []
+        for old, new in zip(olds, news, strict=True):
+            if old is not new and old != new:
+                if not _same_but_status(old, new):
+                    return HostIndex(host)
+                changed.append(new)
+        copy = self.clone()
+        copy.host, copy.vcpus_used, copy.memory_mb_used = host, host.vcpus_used, host.memory_mb_used
+        if changed:
+            copy._devices = {d.address: d for d in news}
+            for device in changed:
+                copy._set_status(device.address, device.status)
+            for device in changed:
+                copy._refresh(device.address)
+        return copy
+
     def _family(self, address: PciAddress) -> list[PciAddress]:
         children = self._children.get(address)
         if children is not None:
@@ -330,6 +361,12 @@ class HostIndex:
             elif not free and each in self._free:
                 del pool.free[bisect_left(pool.free, each)]
                 self._free.discard(each)
+
+
+def _same_but_status(old: SchedDevice, new: SchedDevice) -> bool:
+    return (old.address, old.vendor_id, old.product_id, old.dev_type, old.parent_addr,
+            old.numa_node, old.tags, old.netdev) == (new.address, new.vendor_id, new.product_id,
+            new.dev_type, new.parent_addr, new.numa_node, new.tags, new.netdev)  # fmt: skip
 
 
 def _busy(status: DeviceStatus) -> bool:
