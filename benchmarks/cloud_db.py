@@ -11,11 +11,12 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+import workload
 from sqlalchemy import Engine, insert
 
-import workload
+from vfplane.agent.loop import AGENT_TYPE, BINARY
 from vfplane.db.migrate import upgrade
-from vfplane.db.tables import Host, PciDeviceRecord
+from vfplane.db.tables import Agent, Host, PciDeviceRecord
 
 ROWS_PER_INSERT = 20_000
 
@@ -41,13 +42,29 @@ def _device_rows(hosts: Sequence[workload.Host]) -> Iterator[dict[str, object]]:
             }  # fmt: skip
 
 
-def populate(engine: Engine, hosts: Sequence[workload.Host]) -> int:
-    """Migrate and insert ``hosts`` with their devices; returns the number of devices."""
+def _agent_row(host: workload.Host, now: datetime) -> dict[str, object]:
+    """A NIC Switch agent that has just reported, mapping the host's physnets to its PFs."""
+    mappings: dict[str, list[str]] = {}
+    for k, pf in enumerate(d for d in host.devices if d.dev_type == "type-PF"):
+        mappings.setdefault(pf.physnet, []).append(f"ens{k + 1}f0")
+    return {
+        "id": str(uuid.uuid4()), "agent_type": AGENT_TYPE, "binary": BINARY, "host": host.name,
+        "topic": "N/A", "admin_state_up": True,
+        "configurations": {"device_mappings": mappings, "devices": len(host.devices)},
+        "started_at": now, "created_at": now, "heartbeat_at": now, "description": "",
+    }  # fmt: skip
+
+
+def populate(engine: Engine, hosts: Sequence[workload.Host], agents: bool = False) -> int:
+    """Migrate and insert ``hosts`` with their devices (and, with ``agents``, an agent each
+    that has just reported); returns the number of devices."""
     upgrade(engine)
     now = datetime.now(UTC).replace(tzinfo=None)
     count = 0
     with engine.begin() as connection:
         connection.execute(insert(Host), [_host_row(h, now) for h in hosts])
+        if agents:
+            connection.execute(insert(Agent), [_agent_row(h, now) for h in hosts])
         batch: list[dict[str, object]] = []
         for row in _device_rows(hosts):
             batch.append(row)

@@ -48,6 +48,13 @@ def expire_stuck_builds(deps: ApiDependencies) -> list[str]:
         return expired + server_actions.expire_actions(session, now, action_timeout)
 
 
+async def _warm_host_view(deps: ApiDependencies) -> None:
+    try:
+        await run_in_threadpool(deps.host_view.warm, deps.sessions)
+    except Exception:
+        LOG.exception("reading the hosts for the scheduler failed; the first boot will read them")
+
+
 async def _sweep(deps: ApiDependencies) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL)
@@ -59,9 +66,11 @@ async def _sweep(deps: ApiDependencies) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Sweep stuck builds; on PostgreSQL, other server processes' changes wake our waiters."""
+    """Read the hosts for the scheduler; sweep stuck builds; on PostgreSQL, other server
+    processes' changes wake our waiters."""
     deps: ApiDependencies = app.state.deps
     sweeper = asyncio.create_task(_sweep(deps))
+    warming = asyncio.create_task(_warm_host_view(deps))
     engine = deps.sessions.kw["bind"]
     listener = None
     if engine.dialect.name == "postgresql":
@@ -73,6 +82,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         sweeper.cancel()
+        warming.cancel()
         if listener is not None:
             listener.stop()
 

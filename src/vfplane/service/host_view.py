@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -181,6 +181,15 @@ class HostView:
             if only is not None:
                 hosts = [self._catalog.get(only)] if only in self._catalog else []
             return schedule(request, hosts, weighers=self.config.weighers)
+
+    def __len__(self) -> int:
+        """How many hosts the view holds (as of its last catch-up)."""
+        return len(self._catalog)
+
+    def warm(self, sessions: Callable[[], Session]) -> None:
+        """Read every host now rather than at the first boot (seconds at 10,000 hosts)."""
+        with sessions() as session, self._lock:
+            self._catch_up(session)
 
     def forget(self, host: str) -> None:
         """Read ``host`` again before the next decision (a claim there lost a race)."""

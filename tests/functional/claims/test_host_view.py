@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.functional.api.conftest import Database
@@ -18,7 +18,7 @@ from vfplane.api.deps import utc_now
 from vfplane.db import schedule_stamps
 from vfplane.db.compute_tables import Server
 from vfplane.db.engine import make_session_factory
-from vfplane.db.tables import PciDeviceRecord
+from vfplane.db.tables import Host, PciDeviceRecord
 from vfplane.domain.pci import PciAddress
 from vfplane.domain.requests import port_request
 from vfplane.domain.scheduling import InstanceRequest
@@ -119,6 +119,15 @@ def test_a_view_sees_new_hosts_and_removed_devices(cloud: Cloud) -> None:
     cloud.register(2, vfs=2)
     cloud.register(2, vfs=0)  # the agent reports its VFs gone
     assert _claim(cloud, view) is None
+
+
+def test_warm_reads_every_host_before_the_first_decision(cloud: Cloud) -> None:
+    cloud.register(1, vfs=1)
+    view = HostView()
+    assert len(view) == 0
+    view.warm(cloud.sessions)
+    with cloud.sessions() as session:
+        assert len(view) == session.scalar(select(func.count()).select_from(Host))
 
 
 def test_forget_reads_a_host_again(cloud: Cloud) -> None:
