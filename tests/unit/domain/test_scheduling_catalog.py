@@ -23,9 +23,9 @@ from vfplane.domain.scheduling import (
     NoMatchingDevice,
     schedule,
 )
-from vfplane.domain.scheduling.catalog import FULL_SCAN_HOSTS
+from vfplane.domain.scheduling.catalog import FULL_SCAN_HOSTS, GROUPS_FEW, Candidates
 from vfplane.domain.scheduling.decide import InstanceRequest
-from vfplane.domain.scheduling.fit import HostFit, Workload, evaluate
+from vfplane.domain.scheduling.fit import CompiledRequest, HostFit, Workload, evaluate
 
 PHYSNETS = ("physnet1", "physnet2", "physnet3")
 
@@ -147,3 +147,27 @@ def test_fingerprints_ignore_names_but_not_free_devices() -> None:
     assert one.fingerprint() != two.fingerprint()
     work = Workload(1, 1, (), None)
     assert isinstance(evaluate(one, work), HostFit)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_candidate_sets_by_group_equal_those_by_host_sets(seed: int) -> None:
+    catalog = HostCatalog(_cloud(FULL_SCAN_HOSTS + 150, seed), seed=seed)
+    hosts = {index.name: index for index in catalog}
+    groups: dict[object, set[str]] = {}
+    signatures = {}
+    by_signature: dict[object, set[str]] = {}
+    for name, index in hosts.items():
+        groups.setdefault(index.fingerprint(), set()).add(name)
+        signatures[name] = frozenset(pool.signature for pool in index.pools)
+        for signature in signatures[name]:
+            by_signature.setdefault(signature, set()).add(name)
+    assert len(groups) * GROUPS_FEW <= len(hosts)  # the catalog itself builds by group
+    for request in _requests(seed):
+        compiled = tuple(CompiledRequest.of(r, None) for r in request.pci_requests)
+        accepted = catalog.candidates(compiled).accepted
+        by_group = Candidates.build_by_group(accepted, groups, signatures)
+        by_sets = Candidates.build(accepted, len(hosts), by_signature, groups)  # type: ignore[arg-type]
+        assert by_group.lacking == by_sets.lacking
+        assert {k: sorted(v) for k, v in by_group.groups.items()} == {
+            k: sorted(v) for k, v in by_sets.groups.items()
+        }

@@ -21,6 +21,7 @@ from vfplane.domain.scheduling.index import HostCandidate, HostIndex, Signature
 
 FULL_SCAN_HOSTS = 100  # up to this many hosts, every decision examines every host
 ENOUGH_FITS = 8  # beyond that, a decision stops after this many hosts that fit
+GROUPS_FEW = 8  # candidate sets are built group by group when hosts outnumber groups this much
 
 _Key = TypeVar("_Key", bound=Hashable)
 Accepted = tuple[frozenset[Signature], ...]  # per request: the signatures it may use
@@ -55,6 +56,23 @@ class Candidates:
             present = list(members if current is None else members & current)
             if present:
                 found.groups[fingerprint] = present
+        found._slots = None
+        return found
+
+    @classmethod
+    def build_by_group(
+        cls, accepted: Accepted, groups: dict[Hashable, set[str]],
+        signatures_of: dict[str, frozenset[Signature]],
+    ) -> Candidates:  # fmt: skip
+        """The same, a fingerprint group at a time: the members of a group have equal pools,
+        so one member's pools decide for all (cheaper when groups are few)."""
+        found = cls(accepted)
+        for fingerprint, members in groups.items():
+            lacking = found.first_lacking(signatures_of[next(iter(members))])
+            if lacking is None:
+                found.groups[fingerprint] = list(members)
+            else:
+                found.lacking[lacking] += len(members)
         found._slots = None
         return found
 
@@ -147,10 +165,11 @@ class HostCatalog:
         """The hosts with a pool (free or not) for every request, and counts of those without."""
         key = tuple(frozenset(s for s in self._known if r.accepts(s)) for r in requests)
         found = self._candidates.get(key)
-        if found is None:
-            found = self._candidates[key] = Candidates.build(
-                key, len(self._hosts), self._by_signature, self._groups
-            )
+        if found is None and len(self._groups) * GROUPS_FEW <= len(self._hosts):
+            found = Candidates.build_by_group(key, self._groups, self._signatures)
+        elif found is None:
+            found = Candidates.build(key, len(self._hosts), self._by_signature, self._groups)
+        self._candidates[key] = found
         return found
 
     def start(self, size: int) -> int:
