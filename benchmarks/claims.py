@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cloud_db
-import schedule as schedule_bench
+import vfplane_input
 import workload
 from sqlalchemy import create_engine, text
 
@@ -62,7 +62,7 @@ def _worker(url: str, boots: list[workload.BootRequest], barrier: Any, results: 
     with sessions() as session:
         view.decide(session, InstanceRequest(1, 1))  # reads every host, untimed
     warm_s = time.perf_counter() - warm_start
-    requests = [schedule_bench.to_request(boot) for boot in boots]
+    requests = [vfplane_input.to_request(boot) for boot in boots]
     barrier.wait()
     timings, claimed = [], 0
     for request in requests:

@@ -11,89 +11,49 @@ Nothing is claimed between decisions, so every decision sees the same cloud.
 from __future__ import annotations
 
 import argparse
-import itertools
+import dataclasses
+import gc
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import claims
+import vfplane_input
 import workload
 
-from vfplane.domain.alias import NumaPolicy
-from vfplane.domain.pci import DeviceType, PciAddress
-from vfplane.domain.requests import PciRequest, port_request
 from vfplane.domain.scheduling import (
-    HostCandidate,
     HostCatalog,
     HostIndex,
-    InstanceRequest,
-    SchedDevice,
     schedule,
 )
 
 
-def to_host(host: workload.Host) -> HostCandidate:
-    devices = tuple(
-        SchedDevice(
-            address=PciAddress.parse(d.address),
-            vendor_id=d.vendor_id,
-            product_id=d.product_id,
-            dev_type=DeviceType(d.dev_type),
-            parent_addr=PciAddress.parse(d.parent) if d.parent else None,
-            numa_node=d.numa_node,
-            tags={"physical_network": d.physnet},
-        )
-        for d in host.devices
-    )
-    return HostCandidate(
-        name=host.name,
-        vcpus=host.vcpus,
-        memory_mb=host.memory_mb,
-        numa_nodes=host.numa_nodes,
-        devices=devices,
-    )
-
-
-def to_request(boot: workload.BootRequest) -> InstanceRequest:
-    ids = itertools.count(1)
-    policy = NumaPolicy(boot.numa_policy) if boot.numa_policy else None
-    requests: list[PciRequest] = []
-    for port in boot.ports:
-        request = port_request(
-            port.port_id, "direct", port.physnet, None, None, lambda: f"{boot.name}-r{next(ids)}"
-        )
-        assert request is not None
-        requests.append(request)
-    if boot.alias_count:
-        requests.append(
-            PciRequest(
-                request_id=f"{boot.name}-r{next(ids)}",
-                count=boot.alias_count,
-                specs=(dict(workload.ALIAS_SPEC),),
-                numa_policy=None,  # takes the flavor's policy (or legacy)
-                alias_name=workload.ALIAS_NAME,
-                requester_id=None,
-            )
-        )
-    return InstanceRequest(
-        vcpus=boot.vcpus,
-        memory_mb=boot.memory_mb,
-        pci_requests=tuple(requests),
-        numa_policy=policy,
-        guest_numa_nodes=boot.guest_numa_nodes,
-    )
+def _indexes(hosts: list[workload.Host]) -> Iterator[HostIndex]:
+    """One index per host; hosts of one layout share the first one's pools (as HostView does)."""
+    templates: dict[tuple[str, ...], HostIndex] = {}
+    for host in hosts:
+        layout = tuple(d.physnet for d in host.devices)
+        template = templates.get(layout)
+        if template is None:
+            yield templates.setdefault(layout, HostIndex(vfplane_input.to_host(host)))
+        else:
+            yield template.for_host(dataclasses.replace(template.host, name=host.name))
 
 
 def run(args: argparse.Namespace, hosts_count: int) -> dict[str, object]:
     build_start = time.perf_counter()
     hosts = workload.build_hosts(hosts_count, args.pfs, args.vfs, args.physnets)
-    indexes = HostCatalog((HostIndex(to_host(h)) for h in hosts), seed=args.seed)
+    indexes = HostCatalog(_indexes(hosts), seed=args.seed)
     del hosts
+    gc.collect()
+    gc.freeze()  # as the server does once it has read every host (api/app.py)
     build_s = time.perf_counter() - build_start
     boots = workload.build_requests(args.requests, args.physnets, args.seed)
-    requests = [to_request(b) for b in boots]
+    requests = [vfplane_input.to_request(b) for b in boots]
 
     timings: list[float] = []
     fits = 0
@@ -115,9 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--max-seconds", type=float, default=120.0,
                         help="stop timing after this long per host count")  # fmt: skip
+    parser.add_argument(
+        "--claims-runs",
+        default="sqlite:1,postgresql:1,postgresql:2",
+        help="backend:processes for claims/s (benchmarks/claims.py); none: skip",
+    )
+    parser.add_argument("--claims-hosts", default="1000", help="host counts for claims/s")
+    parser.add_argument("--claims-requests", type=int, default=1000)
+    parser.add_argument("--postgres-url", default=claims.DEFAULT_POSTGRES)
     args = parser.parse_args(argv)
     for count in workload.host_counts(args.hosts):
         print(json.dumps(run(args, count)), flush=True)
+    if args.claims_runs != "none":
+        claim_args = argparse.Namespace(**{**vars(args), "runs": args.claims_runs,
+                                           "requests": args.claims_requests})  # fmt: skip
+        for count in workload.host_counts(args.claims_hosts):
+            for line in claims.run_all(claim_args, count):
+                print(json.dumps(line), flush=True)
     return 0
 
 
