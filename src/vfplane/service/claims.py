@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Row, Text, bindparam, cast, select, update
+from sqlalchemy import ColumnElement, Row, Select, Text, bindparam, cast, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -45,7 +45,25 @@ _COLUMNS = (*(getattr(PciDeviceRecord, name) for name in (
     "id", "generation", "address", "vendor_id", "product_id", "dev_type", "parent_addr",
     "numa_node")), cast(PciDeviceRecord.tags, Text), PciDeviceRecord.status,
     PciDeviceRecord.instance_id, PciDeviceRecord.request_id)  # fmt: skip
-_SNAPSHOT = select(*_COLUMNS).where(PciDeviceRecord.host == bindparam("host"))
+
+
+def _family_of(*seed: ColumnElement[bool]) -> Select[Any]:
+    """The rows of a host that the seed rows' changes depend on: the seeds, their PFs, and
+    the VFs of both (a PF's state follows its VFs'; a VF's follows its PF's)."""
+    on_host = PciDeviceRecord.host == bindparam("host")
+    seeds = select(PciDeviceRecord.address).where(on_host, *seed)
+    parents = select(PciDeviceRecord.parent_addr).where(on_host, *seed)
+    heads = seeds.union(parents).subquery()
+    return select(*_COLUMNS).where(
+        on_host, or_(PciDeviceRecord.address.in_(select(heads.c.address)),
+                     PciDeviceRecord.parent_addr.in_(select(heads.c.address)))
+    )  # fmt: skip
+
+
+_FAMILY_OF_ADDRESSES = _family_of(
+    PciDeviceRecord.address.in_(bindparam("addresses", expanding=True))
+)
+_FAMILY_OF_INSTANCE = _family_of(PciDeviceRecord.instance_id == bindparam("instance_id"))
 _UPDATE = (
     update(PciDeviceRecord)
     .where(PciDeviceRecord.id == bindparam("row_id"),
@@ -80,8 +98,8 @@ def _tracked(row: Row[Any]) -> TrackedDevice:
     return TrackedDevice(device, DeviceStatus(row.status), row.instance_id, row.request_id)
 
 
-def _snapshot(session: Session, host: str) -> _Snapshot:
-    rows = session.connection().execute(_SNAPSHOT, {"host": host}).all()
+def _snapshot(session: Session, family: Select[Any], params: dict[str, Any]) -> _Snapshot:
+    rows = session.connection().execute(family, params).all()
     tree = DeviceTree([_tracked(row) for row in rows])
     read = {PciAddress.parse(row.address): (row.id, row.generation) for row in rows}
     before = {t.address: (t.status, t.instance_id, t.request_id) for t in tree}
@@ -106,12 +124,16 @@ def _write(session: Session, host: str, snapshot: _Snapshot) -> None:
         schedule_stamps.stamp(session, [host])
 
 
-def _transact(session: Session, host: str, change: Callable[[DeviceTree], None]) -> None:
+def _transact(
+    session: Session, host: str, scope: tuple[Select[Any], dict[str, Any]],
+    change: Callable[[DeviceTree], None],
+) -> None:  # fmt: skip
     """Apply ``change`` to fresh rows and write it; a row changed by a sibling's claim (a PF's
     status moves with each of its VFs) means reading again, a rule broken means giving up."""
     for _ in range(WRITE_TRIES):
         try:
-            snapshot = _snapshot(session, host)
+            family, params = scope
+            snapshot = _snapshot(session, family, {"host": host, **params})
             change(snapshot.tree)
             _write(session, host, snapshot)
             session.commit()
@@ -132,6 +154,7 @@ def claim(
     session: Session, host: str, instance_id: str, wanted: Mapping[str, Iterable[PciAddress]]
 ) -> None:
     """Claim ``wanted`` (request id → addresses) on ``host`` for ``instance_id``, all or nothing."""
+    wanted = {request_id: list(addresses) for request_id, addresses in wanted.items()}
 
     def change(tree: DeviceTree) -> None:
         for request_id, addresses in wanted.items():
@@ -140,7 +163,8 @@ def claim(
                     raise ClaimConflict(f"PCI device {address} is not on {host} any more")
                 tree[address].claim(instance_id, request_id)
 
-    _transact(session, host, change)
+    addresses = sorted({str(a) for found in wanted.values() for a in found})
+    _transact(session, host, (_FAMILY_OF_ADDRESSES, {"addresses": addresses}), change)
 
 
 def allocate(session: Session, host: str, instance_id: str) -> None:
@@ -151,7 +175,7 @@ def allocate(session: Session, host: str, instance_id: str) -> None:
             if tracked.instance_id == instance_id and tracked.status is DeviceStatus.CLAIMED:
                 tracked.allocate(instance_id)
 
-    _transact(session, host, change)
+    _transact(session, host, (_FAMILY_OF_INSTANCE, {"instance_id": instance_id}), change)
 
 
 def free(
@@ -173,5 +197,5 @@ def free(
                 tracked.free(instance_id)
                 freed.append(tracked.address)
 
-    _transact(session, host, change)
+    _transact(session, host, (_FAMILY_OF_INSTANCE, {"instance_id": instance_id}), change)
     return freed
