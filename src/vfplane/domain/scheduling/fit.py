@@ -8,6 +8,7 @@ blocks its PF's pool, for the rest of the boot.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -61,13 +62,20 @@ class CompiledRequest:
             )
             for spec in request.specs
         )
+        wants_pf = any(dict(s).get("dev_type") == "type-pf" for s in specs)
+        wants_remote_managed = any(dict(s).get("remote_managed") == "true" for s in specs)
+        try:
+            verdicts = _verdicts(specs, wants_pf, wants_remote_managed)
+        except TypeError:  # a spec value that cannot be a key: this request keeps its own
+            verdicts = {}
         return cls(
             request=request,
             specs=specs,
-            wants_pf=any(dict(s).get("dev_type") == "type-pf" for s in specs),
-            wants_remote_managed=any(dict(s).get("remote_managed") == "true" for s in specs),
+            wants_pf=wants_pf,
+            wants_remote_managed=wants_remote_managed,
             policy=request.numa_policy or default_policy or NumaPolicy.LEGACY,
             target=DeviceTarget.of(request),
+            verdicts=verdicts,
         )
 
     def eligible(self, pools: Sequence[Pool]) -> list[Pool]:
@@ -86,6 +94,14 @@ class CompiledRequest:
                 and (self.wants_remote_managed or props.get("remote_managed") != "true")
             )
         return verdict
+
+
+@functools.lru_cache(maxsize=4096)
+def _verdicts(
+    specs: tuple[tuple[tuple[str, PropValue], ...], ...], wants_pf: bool, wants_remote_managed: bool
+) -> dict[Signature, bool]:
+    """The verdicts of equal requests, shared between decisions (they depend on nothing else)."""
+    return {}
 
 
 @dataclass(frozen=True, slots=True)
