@@ -71,6 +71,12 @@ _UPDATE = (
     .values(status=bindparam("to_status"), instance_id=bindparam("to_instance"),
             request_id=bindparam("to_request"), generation=bindparam("seen") + 1)
 )  # fmt: skip
+_TOUCH = (
+    update(PciDeviceRecord)
+    .where(PciDeviceRecord.id == bindparam("row_id"),
+           PciDeviceRecord.generation == bindparam("seen"))
+    .values(generation=bindparam("seen") + 1)
+)  # fmt: skip
 _State = tuple[DeviceStatus, str | None, str | None]
 
 
@@ -107,21 +113,29 @@ def _snapshot(session: Session, family: Select[Any], params: dict[str, Any]) -> 
 
 
 def _write(session: Session, host: str, snapshot: _Snapshot) -> None:
-    """Store every changed device, each only if nobody changed it since it was read."""
-    changed = False
-    for tracked in snapshot.tree:
-        now = (tracked.status, tracked.instance_id, tracked.request_id)
-        if now == snapshot.before[tracked.address]:
-            continue
+    """Store every changed device, each only if nobody changed it since it was read. The PF
+    of a changed VF moves its generation too, changed or not: two siblings' changes then
+    conflict, so neither can leave the PF in a state that only fits the other's reading."""
+    before = snapshot.before
+    changed = [t for t in snapshot.tree
+               if (t.status, t.instance_id, t.request_id) != before[t.address]]  # fmt: skip
+    if not changed:
+        return
+    connection = session.connection()
+    for tracked in changed:
         row_id, generation = snapshot.rows[tracked.address]
-        result = session.connection().execute(_UPDATE, {
+        result = connection.execute(_UPDATE, {
             "row_id": row_id, "seen": generation, "to_status": tracked.status.value,
             "to_instance": tracked.instance_id, "to_request": tracked.request_id})  # fmt: skip
         if result.rowcount != 1:
             raise _StaleRow(f"PCI device {tracked.address} on {host} changed meanwhile")
-        changed = True
-    if changed:
-        schedule_stamps.stamp(session, [host])
+    touched = {t.parent.address for t in changed if t.parent is not None} - {
+        t.address for t in changed}  # fmt: skip
+    for address in touched:
+        row_id, generation = snapshot.rows[address]
+        if connection.execute(_TOUCH, {"row_id": row_id, "seen": generation}).rowcount != 1:
+            raise _StaleRow(f"PCI device {address} on {host} changed meanwhile")
+    schedule_stamps.stamp(session, [host])
 
 
 def _transact(

@@ -114,3 +114,27 @@ def test_fifty_claimers_twenty_vfs(sessions) -> None:  # type: ignore[no-untyped
     assert sorted(i for _, (s, i) in state.items() if s == "claimed") == sorted(
         i for i, _ in winners
     )
+
+
+def test_siblings_freed_at_once_give_their_pf_back(sessions) -> None:  # type: ignore[no-untyped-def]
+    """Two frees of a PF's last two VFs, each reading the other still in use: the second
+    write must notice the first (through the PF), read again and give the PF back."""
+    with sessions() as session:
+        claims.claim(session, HOST, "vm-1", {"r1": [PciAddress.parse(VFS[0])]})
+        claims.claim(session, HOST, "vm-2", {"r2": [PciAddress.parse(VFS[1])]})
+        claims.allocate(session, HOST, "vm-1")
+        claims.allocate(session, HOST, "vm-2")
+    family = (claims._FAMILY_OF_INSTANCE, {"host": HOST})
+    with sessions() as first, sessions() as second:
+        reads = [claims._snapshot(s, family[0], {**family[1], "instance_id": vm})
+                 for s, vm in ((first, "vm-1"), (second, "vm-2"))]  # fmt: skip
+        for snapshot, vm, vf in zip(reads, ("vm-1", "vm-2"), VFS, strict=False):
+            snapshot.tree[PciAddress.parse(vf)].free(vm)
+            assert snapshot.tree[PciAddress.parse(PF)].status == "unavailable"  # sibling in use
+        claims._write(first, HOST, reads[0])
+        first.commit()
+        with pytest.raises(claims._StaleRow):
+            claims._write(second, HOST, reads[1])
+        second.rollback()
+        claims.free(second, HOST, "vm-2")  # what _transact does next: read again, write
+        assert set(_statuses(second).values()) == {("available", None)}
