@@ -98,6 +98,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(deps: ApiDependencies, *, build_models: bool = True) -> FastAPI:
     """The ASGI app; ``build_models=False`` skips the warm-up below (single-threaded tests)."""
     host_changes.install(deps.sessions, deps.notifier)
+    deps.tokens.install(deps.sessions)
     app = FastAPI(
         lifespan=_lifespan,
         title="vfplane",

@@ -20,6 +20,7 @@ from vfplane.service.identity import validate_token
 from vfplane.service.networks import NetworkConfig
 from vfplane.service.notifier import HostNotifier
 from vfplane.service.ports import PortConfig
+from vfplane.service.token_cache import TokenCache
 from vfplane.settings import Settings
 
 
@@ -39,6 +40,7 @@ class ApiDependencies:
     aliases: Mapping[str, Alias] = field(default_factory=dict)  # [pci] alias, parsed
     port_config: PortConfig = field(default_factory=PortConfig)
     host_view: HostView = field(default_factory=HostView)  # one per process, shared
+    tokens: TokenCache = field(default_factory=TokenCache)
 
     @classmethod
     def from_settings(
@@ -86,8 +88,13 @@ def caller(
     It uses a session of its own, closed at once, so that long-polling requests
     hold no database connection while they wait.
     """
-    with deps.sessions() as session:
-        context = validate_token(session, x_auth_token or "", deps.clock())
+    token, now = x_auth_token or "", deps.clock()
+    context = deps.tokens.get(token, now) if token else None
+    if context is None:
+        with deps.sessions() as session:
+            context = validate_token(session, token, now)
+        if context.token_expires_at is not None:
+            deps.tokens.put(token, context, context.token_expires_at)
     request.state.context = context
     return context
 

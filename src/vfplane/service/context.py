@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from vfplane.errors import Forbidden
 
@@ -22,6 +23,7 @@ class RequestContext:
     project_name: str = ""
     request_id: str = ""
     host_scope: str | None = None  # set for an agent's account: the one host it may act for
+    token_expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

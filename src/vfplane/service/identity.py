@@ -132,6 +132,7 @@ def validate_token(session: Session, token: str, now: datetime) -> RequestContex
         user_name=user.name,
         project_name=project.name,
         host_scope=user.host,
+        token_expires_at=record.expires_at,
     )
 
 
