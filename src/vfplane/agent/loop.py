@@ -13,6 +13,7 @@ from vfplane.agent.domains import DomainReconciler, DomainReport
 from vfplane.agent.inventory import HostInventory
 from vfplane.agent.reconcile import Outcome, Reconciler
 from vfplane.client import ApiClient
+from vfplane.domain.networks import PortStatus
 from vfplane.errors import VfplaneError
 
 LOG = logging.getLogger(__name__)
@@ -53,7 +54,6 @@ class Agent:
         self._timing = timing
         self._inventory: HostInventory | None = None
         self._registered: str | None = None
-        self._reported: tuple[Any, ...] | None = None
         self._started = False
 
     def close(self) -> None:
@@ -96,15 +96,19 @@ class Agent:
         )
         return state
 
-    def _report(self, outcome: Outcome, force: bool) -> None:
-        key = (tuple(sorted(outcome.up)), tuple(sorted(outcome.down)),
-               tuple(sorted(outcome.errors.items())))  # fmt: skip
-        if key == self._reported and not force:
+    def _report(self, outcome: Outcome, ports: Sequence[Mapping[str, Any]]) -> None:
+        """Tell the server what it does not show yet: ports up that are not ACTIVE in the
+        desired state (which carries each port's status), ports down, and errors.
+
+        A pass over N ports thus reports only what changed, not N ports each time.
+        """
+        status = {str(port["port_id"]): port.get("status") for port in ports}
+        up = [port_id for port_id in outcome.up if status.get(port_id) != PortStatus.ACTIVE]
+        if not (up or outcome.down or outcome.errors):
             return
         errors = [{"port_id": p, "message": m} for p, m in outcome.errors.items()]
-        body = {"up": outcome.up, "down": outcome.down, "errors": errors}
+        body = {"up": up, "down": outcome.down, "errors": errors}
         self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json=body)
-        self._reported = key
 
     # --- the loops ---
 
@@ -125,7 +129,7 @@ class Agent:
         if self._domains is not None:
             self._domains.remove_gone(servers)
         outcome = self._reconciler.run(state["ports"], self._inventory.devices)
-        self._report(outcome, force=resync)
+        self._report(outcome, state["ports"])
         clean = outcome.clean
         if self._domains is not None:
             reports = self._domains.converge(servers, self._inventory.devices)

@@ -14,7 +14,6 @@ from typing import Any
 
 from vfplane.domain.pci import DeviceType, PciAddress, PciDevice
 from vfplane.domain.vfstate import (
-    Action,
     ConfigureVf,
     DesiredPort,
     ForgetVf,
@@ -28,10 +27,11 @@ from vfplane.domain.vfstate import (
     plan,
 )
 from vfplane.errors import InvalidPciAddress, VfplaneError
-from vfplane.host.nic import NicDriver
+from vfplane.host.nic import NicDriver, write_vfs
 from vfplane.host.vf_state_store import VfStateStore
 
 LOG = logging.getLogger(__name__)
+WriteAction = ConfigureVf | RestoreVf
 
 
 @dataclass
@@ -81,6 +81,14 @@ def vf_refs(devices: Iterable[PciDevice]) -> dict[PciAddress, VfRef]:
 
 
 class Reconciler:
+    """Applies a pass's plan in batches: every original first (one directory sync), then
+    every write, then one read-back per PF, then the forgotten originals (one sync).
+
+    Each step still fails port by port: a port whose original could not be saved is
+    not written, a failed or mismatching write marks only its port, and a restored VF's
+    original is forgotten only once the read-back shows it restored.
+    """
+
     def __init__(self, nic: NicDriver, store: VfStateStore) -> None:
         self._nic = nic
         self._store = store
@@ -103,47 +111,111 @@ class Reconciler:
         outcome = Outcome(errors=dict(problems))
         vfs = vf_refs(devices)
         actions = plan(ports, vfs, self.observe(vfs), self._store.load_all())
-        failed: set[str] = set()
+        failed: dict[str, str] = {}
+        writes = [a for a in actions if isinstance(a, WriteAction)]
+        self._save_originals(writes, failed)
+        verified = self._read_back(self._write(writes, failed), failed)
+        outcome.applied = len(verified)
+        done: list[RestoreVf | ForgetVf] = [a for a in verified if isinstance(a, RestoreVf)]
+        self._forget(done + [a for a in actions if isinstance(a, ForgetVf)], failed)
         for action in actions:
-            self._apply(action, outcome, failed)
+            if isinstance(action, ReportUp) and action.port_id not in failed:
+                outcome.up.append(action.port_id)
+            elif isinstance(action, ReportDown):
+                outcome.down.append(action.port_id)
+            elif isinstance(action, ReportError):
+                outcome.errors[action.port_id] = action.message
+        outcome.errors.update(failed)
         return outcome
 
-    def _apply(self, action: Action, outcome: Outcome, failed: set[str]) -> None:
-        if isinstance(action, ReportUp):
-            if action.port_id not in failed:
-                outcome.up.append(action.port_id)
-        elif isinstance(action, ReportDown):
-            outcome.down.append(action.port_id)
-        elif isinstance(action, ReportError):
-            outcome.errors[action.port_id] = action.message
-        elif isinstance(action, ForgetVf):
-            self._store.forget(action.address)
-        else:
+    def _save_originals(self, writes: Sequence[WriteAction], failed: dict[str, str]) -> None:
+        """Persist the originals the writes need, all durable before any write."""
+        saved: list[ConfigureVf] = []
+        for action in writes:
+            if isinstance(action, ConfigureVf) and action.original is not None:
+                try:
+                    self._store.save(action.vf, SavedVf(action.port_id, action.original),
+                                     sync=False)  # fmt: skip
+                    saved.append(action)
+                except VfplaneError as exc:
+                    _fail(failed, action, exc)
+        if saved:
             try:
-                self._write(action)
-                outcome.applied += 1
+                self._store.sync()
             except VfplaneError as exc:
-                failed.add(action.port_id)
-                outcome.errors[action.port_id] = f"VF {action.vf.address}: {exc}"
-                LOG.warning("port %s: %s", action.port_id, exc)
+                for action in saved:
+                    _fail(failed, action, exc)
 
-    def _write(self, action: ConfigureVf | RestoreVf) -> None:
-        vf = action.vf
-        if isinstance(action, ConfigureVf):
-            if action.original is not None:
-                self._store.save(vf, SavedVf(action.port_id, action.original))
-            target = action.config
-        else:
-            target = action.original
-        self._nic.write_vf(vf.pf_ifname, vf.vf_index, target)
-        seen = self._nic.read_vfs(vf.pf_ifname).get(vf.vf_index)
-        if seen != target:
-            raise _Mismatch(f"read back {seen} after writing {target}")
-        if isinstance(action, RestoreVf):
-            self._store.forget(vf.address)
-            LOG.info("VF %s restored after port %s", vf.address, action.port_id)
-        else:
-            LOG.info("VF %s configured for port %s", vf.address, action.port_id)
+    def _write(self, writes: Sequence[WriteAction], failed: dict[str, str]) -> list[WriteAction]:
+        """Write the VFs whose port has not failed yet, one batch per PF (a plan touches
+        each VF once); the writes that went through."""
+        by_pf: dict[str, dict[int, WriteAction]] = {}
+        for action in writes:
+            if action.port_id not in failed:
+                by_pf.setdefault(action.vf.pf_ifname, {})[action.vf.vf_index] = action
+        written: list[WriteAction] = []
+        for pf, actions in sorted(by_pf.items()):
+            configs = {index: _target(action) for index, action in actions.items()}
+            errors: Mapping[int, VfplaneError]
+            try:
+                errors = write_vfs(self._nic, pf, configs)
+            except VfplaneError as exc:
+                errors = dict.fromkeys(actions, exc)
+            for index, action in actions.items():
+                if index in errors:
+                    _fail(failed, action, errors[index])
+                else:
+                    written.append(action)
+        return written
+
+    def _read_back(
+        self, written: Sequence[WriteAction], failed: dict[str, str]
+    ) -> list[WriteAction]:
+        """Read each PF once and keep the writes the NIC shows as written."""
+        verified: list[WriteAction] = []
+        for pf in sorted({action.vf.pf_ifname for action in written}):
+            on_pf = [action for action in written if action.vf.pf_ifname == pf]
+            try:
+                seen = self._nic.read_vfs(pf)
+            except VfplaneError as exc:
+                for action in on_pf:
+                    _fail(failed, action, exc)
+                continue
+            for action in on_pf:
+                target = _target(action)
+                found = seen.get(action.vf.vf_index)
+                if found != target:
+                    _fail(failed, action, _Mismatch(f"read back {found} after writing {target}"))
+                elif isinstance(action, ConfigureVf):
+                    LOG.info("VF %s configured for port %s", action.vf.address, action.port_id)
+                    verified.append(action)
+                else:
+                    LOG.info("VF %s restored after port %s", action.vf.address, action.port_id)
+                    verified.append(action)
+        return verified
+
+    def _forget(self, actions: Sequence[RestoreVf | ForgetVf], failed: dict[str, str]) -> None:
+        """Drop the originals of restored and vanished VFs (one directory sync)."""
+        for action in actions:
+            address = action.vf.address if isinstance(action, RestoreVf) else action.address
+            try:
+                self._store.forget(address, sync=False)
+            except VfplaneError as exc:
+                failed[action.port_id] = f"VF {address}: {exc}"
+        if actions:
+            try:
+                self._store.sync()
+            except VfplaneError as exc:
+                LOG.warning("%s", exc)  # forgotten again by the next pass's restore
+
+
+def _target(action: WriteAction) -> VfConfig:
+    return action.config if isinstance(action, ConfigureVf) else action.original
+
+
+def _fail(failed: dict[str, str], action: WriteAction, exc: VfplaneError) -> None:
+    failed[action.port_id] = f"VF {action.vf.address}: {exc}"
+    LOG.warning("port %s: %s", action.port_id, exc)
 
 
 class _Mismatch(VfplaneError):

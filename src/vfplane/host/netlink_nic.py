@@ -9,7 +9,7 @@ one ``IFLA_VF_RATE`` (Neutron bug 1962844). Netlink and OS errors become
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,24 @@ class NetlinkNic:
             request = vf_request(vf_index, config, vfs_from_link(link).get(vf_index))
             if len(request) > 1:
                 ipr.link("set", index=link["index"], vf=request)
+
+    def write_vfs(self, pf_ifname: str, configs: Mapping[int, VfConfig]) -> dict[int, NicError]:
+        """``write_vf`` for several VFs over one socket and one read of the PF's VF list
+        (``BatchWriter``): the list of a 128-VF PF is the costly part of a write."""
+        failures: dict[int, NicError] = {}
+        with self._ipr(f"set the VFs of {pf_ifname}") as ipr:
+            link = _get_link(ipr, pf_ifname)
+            current = vfs_from_link(link)
+            for index, config in configs.items():
+                request = vf_request(index, config, current.get(index))
+                if len(request) == 1:
+                    continue
+                try:
+                    with nic_errors(f"set VF {index} of {pf_ifname}", also=(NetlinkError,)):
+                        ipr.link("set", index=link["index"], vf=request)
+                except NicError as exc:
+                    failures[index] = exc
+        return failures
 
     def numvfs(self, pf_address: PciAddress) -> int:
         return read_numvfs(self.root, pf_address)

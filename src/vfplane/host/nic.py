@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import errno as errnos
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from vfplane.domain.pci import PciAddress
 from vfplane.domain.vfstate import VfConfig
@@ -57,6 +57,34 @@ class NicDriver(Protocol):
     def set_numvfs(self, pf_address: PciAddress, count: int) -> None:
         """Write ``sriov_numvfs`` with the kernel's rules (write 0 before a new count)."""
         ...
+
+
+@runtime_checkable
+class BatchWriter(Protocol):
+    """A NIC that writes several VFs of a PF in one go (both of ours do)."""
+
+    def write_vfs(self, pf_ifname: str, configs: Mapping[int, VfConfig]) -> dict[int, NicError]:
+        """Make each VF equal its config, in the order given, as ``write_vf`` would.
+
+        Returns the error of each VF that could not be written; the others are. Raises
+        ``NicError`` when the PF itself cannot be used, and then none was written.
+        """
+        ...
+
+
+def write_vfs(
+    nic: NicDriver, pf_ifname: str, configs: Mapping[int, VfConfig]
+) -> dict[int, NicError]:
+    """``BatchWriter.write_vfs`` where the driver has it, else ``write_vf`` one by one."""
+    if isinstance(nic, BatchWriter):
+        return nic.write_vfs(pf_ifname, configs)
+    failures: dict[int, NicError] = {}
+    for index, config in configs.items():
+        try:
+            nic.write_vf(pf_ifname, index, config)
+        except NicError as exc:
+            failures[index] = exc
+    return failures
 
 
 def errno_of(exc: BaseException) -> int | None:

@@ -4,6 +4,13 @@ One JSON file per VF, named like libvirt's ``<stateDir>/<pf>_vf<N>`` records
 (``ens1f0_vf3.json``), written atomically and fsynced with its directory, so that a
 crash between saving and configuring never loses the original. The file holds the
 VF's PCI address, which is the key: a PF renamed by an OS upgrade does not orphan it.
+
+Which file holds which VF is remembered from the last ``load_all`` (the agent loads
+once per pass) and kept up to date by ``save`` and ``forget``, so neither rereads the
+directory: a pass over N VFs costs O(N) file operations, not O(N²). The directory is
+the agent's own; a store that has not loaded yet reads it on first use. ``save`` and
+``forget`` with ``sync=False`` leave the directory's fsync to one ``sync`` call for
+a whole batch.
 """
 
 from __future__ import annotations
@@ -28,9 +35,12 @@ class VfStateStore:
         self.state_dir = state_dir
         self.problems: list[str] = []
         """What the last ``load_all`` found wrong (corrupt files moved aside)."""
+        self._index: _Index | None = None
+        """Which record file names which VF (second records included), once known."""
 
-    def save(self, vf: VfRef, saved: SavedVf) -> None:
-        """Persist ``saved`` for ``vf``; durable when this returns."""
+    def save(self, vf: VfRef, saved: SavedVf, *, sync: bool = True) -> None:
+        """Persist ``saved`` for ``vf``: durable when this returns, or with ``sync=False``
+        once ``sync()`` has returned (the record's data is on disk, its name not yet)."""
         record = {
             "address": str(vf.address),
             "pf_ifname": vf.pf_ifname,
@@ -41,40 +51,54 @@ class VfStateStore:
         path = self.state_dir / f"{vf.pf_ifname}_vf{vf.vf_index}.json"
         with nic_errors(f"save the original state of VF {vf.address} to {path}"):
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            stale = [p for p, address in self._files() if address == vf.address and p != path]
+            index = self._known()
+            stale = index.paths_of(vf.address) - {path}
             temp = path.with_name(f".{path.name}.tmp")
             with temp.open("w") as out:
                 json.dump(record, out, indent=1, sort_keys=True)
                 out.flush()
                 os.fsync(out.fileno())
             temp.replace(path)
+            index.add(path, vf.address)
             for old in stale:
                 old.unlink(missing_ok=True)
-            self._sync_dir()
+                index.drop(old)
+            if sync:
+                self._sync_dir()
 
     def load_all(self) -> dict[PciAddress, SavedVf]:
         """Every saved VF; corrupt files are reported in ``problems`` and moved aside."""
         self.problems = []
         saved: dict[PciAddress, SavedVf] = {}
+        self._index = index = _Index()
         for path in self._paths():
             try:
                 address, entry = _parse(path.read_text())
             except (OSError, ValueError, TypeError, KeyError) as exc:
                 self._move_aside(path, exc)
                 continue
+            index.add(path, address)
             if address in saved:
                 self._report(f"{path}: a second record for VF {address}; ignored")
                 continue
             saved[address] = entry
         return saved
 
-    def forget(self, address: PciAddress) -> None:
+    def forget(self, address: PciAddress, *, sync: bool = True) -> None:
         """Drop the saved state of the VF at ``address``; nothing saved is fine."""
         with nic_errors(f"forget the original state of VF {address}"):
-            paths = [path for path, found in self._files() if found == address]
+            index = self._known()
+            paths = sorted(index.paths_of(address))
             for path in paths:
                 path.unlink(missing_ok=True)
-            if paths:
+                index.drop(path)
+            if paths and sync:
+                self._sync_dir()
+
+    def sync(self) -> None:
+        """Make the ``save`` and ``forget`` calls made with ``sync=False`` durable."""
+        with nic_errors(f"sync {self.state_dir}"):
+            if self.state_dir.is_dir():
                 self._sync_dir()
 
     def _paths(self) -> list[Path]:
@@ -83,16 +107,17 @@ class VfStateStore:
         except OSError:
             return []
 
-    def _files(self) -> list[tuple[Path, PciAddress | None]]:
-        """Each record file with the VF address it names, ``None`` when unreadable."""
-        files: list[tuple[Path, PciAddress | None]] = []
-        for path in self._paths():
-            try:
-                address = _parse(path.read_text())[0]
-            except (OSError, ValueError, TypeError, KeyError):
-                address = None
-            files.append((path, address))
-        return files
+    def _known(self) -> _Index:
+        """The index; read from the directory when not known yet (unreadable files are
+        left alone here: ``load_all`` reports them)."""
+        if self._index is None:
+            self._index = _Index()
+            for path in self._paths():
+                try:
+                    self._index.add(path, _parse(path.read_text())[0])
+                except (OSError, ValueError, TypeError, KeyError):
+                    continue
+        return self._index
 
     def _move_aside(self, path: Path, exc: BaseException) -> None:
         target = path.with_name(path.name + ".corrupt")
@@ -113,6 +138,30 @@ class VfStateStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+class _Index:
+    """Record files by path and by the VF address they name."""
+
+    def __init__(self) -> None:
+        self._address: dict[Path, PciAddress] = {}
+        self._paths: dict[PciAddress, set[Path]] = {}
+
+    def add(self, path: Path, address: PciAddress) -> None:
+        self.drop(path)
+        self._address[path] = address
+        self._paths.setdefault(address, set()).add(path)
+
+    def drop(self, path: Path) -> None:
+        address = self._address.pop(path, None)
+        if address is not None:
+            paths = self._paths[address]
+            paths.discard(path)
+            if not paths:
+                del self._paths[address]
+
+    def paths_of(self, address: PciAddress) -> set[Path]:
+        return set(self._paths.get(address, ()))
 
 
 def _parse(text: str) -> tuple[PciAddress, SavedVf]:
