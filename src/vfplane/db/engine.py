@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from vfplane.db import schedule_stamps
 
 SessionFactory = sessionmaker[Session]
+SQLITE_POOL = 20  # connections kept open: request threads would otherwise reconnect
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -21,13 +24,76 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class _WriterTurns:
+    """One writing transaction at a time per SQLite engine, queued on a lock in this process.
+
+    SQLite admits one writer; without this, concurrent request threads find the database
+    locked and sleep in SQLite's busy handler (up to 100 ms a try) instead of waiting their
+    turn. A transaction takes the turn at its first write; the connection gives it back once
+    its commit or rollback has completed (its class is made for the engine, below).
+    """
+
+    TIMEOUT_S = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def connection_class(self) -> type[sqlite3.Connection]:
+        turns = self
+
+        class TurnTakingConnection(sqlite3.Connection):
+            holds_turn = False
+
+            def commit(self) -> None:
+                try:
+                    super().commit()
+                finally:
+                    turns.end(self)
+
+            def rollback(self) -> None:
+                try:
+                    super().rollback()
+                finally:
+                    turns.end(self)
+
+            def close(self) -> None:
+                try:
+                    super().close()
+                finally:
+                    turns.end(self)
+
+        return TurnTakingConnection
+
+    def before_execute(self, conn: Connection, *args: Any) -> None:
+        dbapi_connection = conn.connection.dbapi_connection
+        if getattr(dbapi_connection, "holds_turn", True):
+            return
+        if not str(args[1]).lstrip()[:7].upper().startswith(_WRITES):
+            return
+        if not self._lock.acquire(timeout=self.TIMEOUT_S):
+            raise TimeoutError(f"no turn to write to SQLite within {self.TIMEOUT_S:.0f} s")
+        dbapi_connection.holds_turn = True  # type: ignore[union-attr]
+
+    def end(self, dbapi_connection: Any) -> None:
+        if dbapi_connection.holds_turn:
+            dbapi_connection.holds_turn = False
+            self._lock.release()
+
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; ``postgresql://`` URLs use psycopg 3."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        turns = _WriterTurns()
+        engine = create_engine(url, pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL,
+                               connect_args={"check_same_thread": False, "timeout": 30,
+                                             "factory": turns.connection_class()})  # fmt: skip
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_cursor_execute", turns.before_execute)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

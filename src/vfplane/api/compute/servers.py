@@ -134,35 +134,43 @@ def _links(deps: ApiDependencies, server_id: str) -> list[dict[str, str]]:
     ]
 
 
-def _addresses(session: Session, server: Server) -> dict[str, list[dict[str, Any]]]:
-    addresses: dict[str, list[dict[str, Any]]] = {}
-    for entry in server.ports:
-        port = session.get(Port, entry["port_id"])
-        if port is None:
-            continue
-        network = session.get_one(Network, port.network_id)
-        for allocation in session.scalars(
-            select(IpAllocation).where(IpAllocation.port_id == port.id)
-        ):
-            subnet = session.get_one(Subnet, allocation.subnet_id)
-            address = {
-                "version": subnet.ip_version,
-                "addr": allocation.ip_address,
-                "OS-EXT-IPS:type": "fixed",
-                "OS-EXT-IPS-MAC:mac_addr": port.mac_address,
-            }
-            addresses.setdefault(network.name or network.id, []).append(address)
-    return addresses
+Addresses = dict[str, list[dict[str, Any]]]
 
 
-def render_server(session: Session, server: Server, deps: ApiDependencies,
+def addresses_of(session: Session, found: list[Server]) -> dict[str, Addresses]:
+    """Server id → Nova's ``addresses`` (network name → fixed IPs), in one query for all."""
+    wanted = {entry["port_id"] for server in found for entry in server.ports}
+    by_port: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    query = (
+        select(IpAllocation.port_id, IpAllocation.ip_address, Subnet.ip_version,
+               Port.mac_address, Network.name, Network.id)
+        .join(Port, Port.id == IpAllocation.port_id)
+        .join(Subnet, Subnet.id == IpAllocation.subnet_id)
+        .join(Network, Network.id == Port.network_id)
+        .where(IpAllocation.port_id.in_(wanted))
+        .order_by(IpAllocation.port_id, IpAllocation.ip_address)
+    )  # fmt: skip
+    for port_id, ip, version, mac, net_name, net_id in session.execute(query) if wanted else ():
+        address = {"version": version, "addr": ip, "OS-EXT-IPS:type": "fixed",
+                   "OS-EXT-IPS-MAC:mac_addr": mac}  # fmt: skip
+        by_port.setdefault(port_id, []).append((net_name or net_id, address))
+    result: dict[str, Addresses] = {}
+    for server in found:
+        addresses: Addresses = result.setdefault(server.id, {})
+        for entry in server.ports:
+            for network, address in by_port.get(entry["port_id"], ()):
+                addresses.setdefault(network, []).append(address)
+    return result
+
+
+def render_server(server: Server, addresses: Addresses, deps: ApiDependencies,
                   version: APIVersion, context: RequestContext) -> dict[str, Any]:  # fmt: skip
     flavor = server.flavor
     body: dict[str, Any] = {
         "id": server.id, "name": server.name, "status": server.status,
         "tenant_id": server.project_id, "user_id": server.user_id, "metadata": {},
         "hostId": (server.host or "")[:56], "created": iso(server.created_at),
-        "updated": iso(server.updated_at), "addresses": _addresses(session, server),
+        "updated": iso(server.updated_at), "addresses": addresses,
         "image": {"id": server.image_id, "links": []} if server.image_id else "",
         "OS-EXT-AZ:availability_zone": "nova", "OS-EXT-STS:task_state": server.task_state,
         "OS-EXT-STS:vm_state": server.vm_state, "OS-EXT-STS:power_state": server.power_state,
@@ -205,14 +213,16 @@ def list_servers(request: Request, caller: Caller, session: Db, deps: Deps) -> d
 def list_servers_detail(request: Request, caller: Caller, session: Db, deps: Deps,
                         version: Microversion) -> dict[str, Any]:  # fmt: skip
     found = _filtered(request, servers.list_servers(session, caller))
-    return {"servers": [render_server(session, s, deps, version, caller) for s in found]}
+    addresses = addresses_of(session, found)
+    return {"servers": [render_server(s, addresses[s.id], deps, version, caller) for s in found]}
 
 
 @router.get("/servers/{server_id}", summary="Show a server")
 def show_server(server_id: str, caller: Caller, session: Db, deps: Deps,
                 version: Microversion) -> dict[str, Any]:  # fmt: skip
     server = servers.get_server(session, caller, server_id)
-    return {"server": render_server(session, server, deps, version, caller)}
+    addresses = addresses_of(session, [server])[server.id]
+    return {"server": render_server(server, addresses, deps, version, caller)}
 
 
 @router.delete("/servers/{server_id}", status_code=204, summary="Delete a server")
