@@ -112,7 +112,7 @@ def _snapshot(session: Session, family: Select[Any], params: dict[str, Any]) -> 
     return _Snapshot(tree, read, before)
 
 
-def _write(session: Session, host: str, snapshot: _Snapshot) -> None:
+def _write(session: Session, host: str, snapshot: _Snapshot) -> bool:
     """Store every changed device, each only if nobody changed it since it was read. The PF
     of a changed VF moves its generation too, changed or not: two siblings' changes then
     conflict, so neither can leave the PF in a state that only fits the other's reading."""
@@ -120,7 +120,7 @@ def _write(session: Session, host: str, snapshot: _Snapshot) -> None:
     changed = [t for t in snapshot.tree
                if (t.status, t.instance_id, t.request_id) != before[t.address]]  # fmt: skip
     if not changed:
-        return
+        return False
     connection = session.connection()
     for tracked in changed:
         row_id, generation = snapshot.rows[tracked.address]
@@ -135,22 +135,25 @@ def _write(session: Session, host: str, snapshot: _Snapshot) -> None:
         row_id, generation = snapshot.rows[address]
         if connection.execute(_TOUCH, {"row_id": row_id, "seen": generation}).rowcount != 1:
             raise _StaleRow(f"PCI device {address} on {host} changed meanwhile")
-    schedule_stamps.stamp(session, [host])
+    return True
 
 
 def _transact(
     session: Session, host: str, scope: tuple[Select[Any], dict[str, Any]],
     change: Callable[[DeviceTree], None],
 ) -> None:  # fmt: skip
-    """Apply ``change`` to fresh rows and write it; a row changed by a sibling's claim (a PF's
-    status moves with each of its VFs) means reading again, a rule broken means giving up."""
+    """Apply ``change`` to fresh rows and write it. The host is stamped first: that takes
+    SQLite's write lock (PostgreSQL: the host row's), so changes on one host queue instead
+    of racing; a row still changed meanwhile (by a writer that did not stamp first) means
+    reading again, a rule broken means giving up."""
     for _ in range(WRITE_TRIES):
         try:
+            schedule_stamps.stamp(session, [host])
             family, params = scope
             snapshot = _snapshot(session, family, {"host": host, **params})
             change(snapshot.tree)
             _write(session, host, snapshot)
-            session.commit()
+            session.commit()  # also what the caller's session holds, as it always did
             return
         except DeviceStateError as exc:
             session.rollback()

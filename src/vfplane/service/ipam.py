@@ -7,6 +7,8 @@ An address is held by a row in ``ip_allocations`` whose primary key is
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +25,9 @@ class FixedIpRequest:
 
     subnet_id: str | None = None
     ip_address: str | None = None
+
+
+SPREAD = 32
 
 
 def pool_addresses(subnet: Subnet) -> Iterator[str]:
@@ -44,11 +49,14 @@ def _used(session: Session, subnet_id: str) -> set[str]:
     return set(rows)
 
 
-def _free_address(session: Session, subnet: Subnet) -> str:
+def _free_address(session: Session, subnet: Subnet, spread: bool = False) -> str:
+    """The lowest free address; with ``spread`` (after a lost race) one of the lowest
+    ``SPREAD`` free ones at random, so that concurrent requests stop picking the same."""
     used = _used(session, subnet.id)
-    for address in pool_addresses(subnet):
-        if address not in used:
-            return address
+    free = (address for address in pool_addresses(subnet) if address not in used)
+    candidates = list(itertools.islice(free, SPREAD if spread else 1))
+    if candidates:
+        return random.choice(candidates)
     raise Conflict(
         f"No more IP addresses available on network {subnet.network_id} (subnet {subnet.id}).",
         kind="IpAddressGenerationFailure",
@@ -93,14 +101,16 @@ def _check_address(subnet: Subnet, text: str) -> str:
 
 
 def plan_fixed_ips(
-    session: Session, network: Network, requested: Sequence[FixedIpRequest] | None
-) -> list[tuple[str, str]]:
-    """(subnet_id, address) pairs for a new port; one per IPv4/IPv6 subnet by default."""
+    session: Session, network: Network, requested: Sequence[FixedIpRequest] | None,
+    spread: bool = False,
+) -> list[tuple[str, str]]:  # fmt: skip
+    """(subnet_id, address) pairs for a new port; one per IPv4/IPv6 subnet by default.
+    ``spread`` picks free addresses at random among the lowest (see ``_free_address``)."""
     if requested is None:
         chosen: dict[int, Subnet] = {}
         for subnet in network.subnets:
             chosen.setdefault(subnet.ip_version, subnet)
-        return [(s.id, _free_address(session, s)) for s in chosen.values()]
+        return [(s.id, _free_address(session, s, spread)) for s in chosen.values()]
     plan: list[tuple[str, str]] = []
     for entry in requested:
         if entry.subnet_id is None and entry.ip_address is None:

@@ -266,11 +266,11 @@ def _insert_port(
     now: datetime,
 ) -> str:
     """Insert the port; a lost race for a generated MAC or address tries again."""
-    for _ in range(_INSERT_TRIES):
+    for attempt in range(_INSERT_TRIES):
         if mac is not None and _mac_taken(session, mac):
             raise _mac_in_use(network.id, mac)
         chosen = mac or _fresh_mac(session, config)
-        plan = plan_fixed_ips(session, network, request.fixed_ips)
+        plan = plan_fixed_ips(session, network, request.fixed_ips, spread=attempt > 0)
         port = _new_port(context, request, chosen, profile, plan, now)
         session.add(port)
         try:
