@@ -6,11 +6,12 @@ import asyncio
 import gc
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vfplane import __version__
 from vfplane.api import (
@@ -36,6 +37,7 @@ LOG = logging.getLogger(__name__)
 SYSTEM = RequestContext(user_id="vfplane", project_id="", roles=frozenset({"admin", "service"}),
                         user_name="vfplane", request_id="req-build-timeout")  # fmt: skip
 SWEEP_INTERVAL = 5.0
+REQUEST_ID_HEADER = b"x-openstack-request-id"
 FREEZE_AFTER_HOSTS = 1000
 
 
@@ -95,6 +97,29 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             listener.stop()
 
 
+class RequestIds:
+    """Every request gets an id (``request.state.request_id``), answered in a header.
+    Plain ASGI: Starlette's ``BaseHTTPMiddleware`` runs each request in a task of its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = f"req-{uuid.uuid4()}"
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (REQUEST_ID_HEADER, rid.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def create_app(deps: ApiDependencies, *, build_models: bool = True) -> FastAPI:
     """The ASGI app; ``build_models=False`` skips the warm-up below (single-threaded tests)."""
     host_changes.install(deps.sessions, deps.notifier)
@@ -120,15 +145,7 @@ def create_app(deps: ApiDependencies, *, build_models: bool = True) -> FastAPI:
     app.include_router(image.router)
     app.include_router(native_servers.router)
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = f"req-{uuid.uuid4()}"
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers["X-OpenStack-Request-ID"] = rid
-        return response
+    app.add_middleware(RequestIds)
 
     # FastAPI builds each route's request models lazily on first use, and building them from
     # several threads at once can fail; building the OpenAPI document builds them all now.
