@@ -9,6 +9,7 @@ same transaction; after the commit local waiters wake, and on PostgreSQL a NOTIF
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import event, inspect, select, text, update
@@ -17,13 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from vfplane.db.compute_tables import Server
 from vfplane.db.tables import Host, Network, Port, PortBinding, QosPolicy, QosRule
 from vfplane.service.notifier import HostNotifier
+from vfplane.service.server_actions import wants_running
+from vfplane.service.servers import ACTIVE_STATES
 
 CHANNEL = "vfplane_hosts"
 PORT_FIELDS = ("mac_address", "admin_state_up", "port_security_enabled", "trusted",
                "qos_policy_id", "propagate_uplink_status")  # fmt: skip
 BINDING_FIELDS = ("vnic_type", "profile", "vif_type", "vif_details", "status")
-SERVER_FIELDS = ("host", "status", "task_state", "deleted_at")
+STATE_FIELDS = ("deleted_at", "status", "task_state", "vm_state")  # → listed? running?
+PASSED_ON = ("host", "name", "flavor", "image_location", "generation", "reboot_type",
+             "numa_nodes", "ports")  # fmt: skip
 _TOUCHED = "vfplane.touched_hosts"
+_UNKNOWN = object()  # an earlier value history does not know: equal to nothing
 
 
 def _changed(obj: Any, fields: Iterable[str]) -> bool:
@@ -56,10 +62,28 @@ def _affected(session: Session, obj: Any, deleted: bool) -> set[str]:
         return _hosts_of_policy(session, obj.id)
     if isinstance(obj, Network) and not deleted and _changed(obj, ("qos_policy_id",)):
         return _hosts_of_ports(session, Port.network_id == obj.id)
-    if isinstance(obj, Server) and (deleted or _changed(obj, SERVER_FIELDS)):
+    if isinstance(obj, Server) and (deleted or _desired_view(obj, True) != _desired_view(obj)):
         history = inspect(obj).attrs.host.history
         return {obj.host, *(history.deleted or ())} - {"", None}
     return set()
+
+
+def _desired_view(server: Server, before: bool = False) -> tuple[Any, ...]:
+    """What the agent is told of ``server`` (``before`` this flush): a status change such as
+    BUILD → ACTIVE that the agent itself reported changes none of it, and wakes nobody."""
+    state = inspect(server)
+
+    def value(name: str) -> Any:
+        history = state.attrs[name].history
+        if not before or not history.has_changes():
+            return getattr(server, name)
+        return history.deleted[0] if history.deleted else _UNKNOWN  # changed from nothing
+
+    views = {name: value(name) for name in STATE_FIELDS}
+    listed = (views["deleted_at"] is None and views["status"] in ACTIVE_STATES
+              and views["task_state"] != "networking")  # fmt: skip
+    running = listed and wants_running(SimpleNamespace(**views))  # type: ignore[arg-type]
+    return listed, running, *(value(name) for name in PASSED_ON)
 
 
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:

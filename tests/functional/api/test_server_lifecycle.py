@@ -207,3 +207,26 @@ def test_an_action_the_agent_never_carries_out_ends_in_error(api: Api) -> None:
     reboot = next(a for a in _actions(api, server_id) if a["action"] == "reboot")
     assert "did not reboot the domain within" in reboot["message"]
     assert _action(api, server_id, {"os-stop": None}).status_code == 202  # usable again
+
+
+def test_the_agents_own_report_of_a_running_domain_wakes_it_no_more(api: Api) -> None:
+    """BUILD → ACTIVE changes nothing the agent is told, so the host's revision stays; a
+    stop changes what it is told, so the revision moves."""
+    _register(api)
+    network_id = _network(api)
+    body = {"server": {"name": "vm", "flavorRef": _flavor(api),
+                       "networks": [{"uuid": network_id, "vnic_type": "direct"}]}}  # fmt: skip
+    server_id = str(api.post("demo", SERVERS, body, headers=NEW).json()["server"]["id"])
+    desired = _desired(api)
+    ports = [i["port_id"] for s in desired.values() for i in s["interfaces"]]
+    api.post("agent-c1", "/v1/hosts/compute-1/ports/status", {"up": ports})
+    before = api.get("admin", "/v1/hosts/compute-1/desired?timeout=0").json()["revision"]
+    report = {"id": server_id, "state": "running", "message": "",
+              "xml": render(desired[server_id], [])}  # fmt: skip
+    api.post("agent-c1", "/v1/hosts/compute-1/servers/status", {"servers": [report]})
+    assert _show(api, server_id)["status"] == "ACTIVE"
+    after = api.get("admin", "/v1/hosts/compute-1/desired?timeout=0").json()["revision"]
+    assert after == before
+    assert _action(api, server_id, {"os-stop": None}).status_code == 202
+    stopped = api.get("admin", "/v1/hosts/compute-1/desired?timeout=0").json()["revision"]
+    assert stopped > after
