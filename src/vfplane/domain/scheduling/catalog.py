@@ -20,7 +20,7 @@ from vfplane.domain.scheduling.fit import CompiledRequest
 from vfplane.domain.scheduling.index import HostCandidate, HostIndex, Signature
 
 FULL_SCAN_HOSTS = 100  # up to this many hosts, every decision examines every host
-ENOUGH_FITS = 8  # beyond that, a decision stops after this many hosts that fit
+ENOUGH_FITS = 3  # beyond that, a decision stops after this many fits (Nova: max_attempts = 3)
 GROUPS_FEW = 8  # candidate sets are built group by group when hosts outnumber groups this much
 
 _Key = TypeVar("_Key", bound=Hashable)
