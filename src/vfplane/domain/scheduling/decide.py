@@ -171,7 +171,8 @@ def _decide(
 
 def _sampled(work: Workload, catalog: HostCatalog, count: int, weighers: WeigherConfig) -> Decision:
     """Hosts without a usable pool are explained in bulk; of each fingerprint group one host is
-    examined, and a group that fits gives hosts until ``ENOUGH_FITS`` (or ``count``) fit: the best and two alternates."""
+    examined, and a group that fits gives hosts until ``ENOUGH_FITS`` (or ``count``) fit:
+    the best and two alternates."""
     found = catalog.candidates(work.requests)
     bulk: list[tuple[Reason, int]] = [(NoMatchingDevice(r.request.request_id, r.target), n)
             for r, n in zip(work.requests, found.lacking, strict=True) if n]  # fmt: skip
