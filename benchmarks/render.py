@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 Results = Mapping[str, Sequence[Mapping[str, Any]]]
@@ -130,8 +131,12 @@ def render(
         "or one benchmark at a time (each prints one JSON line per configuration):",
         "",
     ]
-    lines += [f"    .venv/bin/python benchmarks/{n}.py {' '.join(a)}" for n, a in sizes.items()]
+    lines += [f"    {'python3' if n == 'nova_peer' else '.venv/bin/python'} benchmarks/{n}.py "
+              f"{' '.join(a)}".rstrip() for n, a in sizes.items()]  # fmt: skip
     lines += ["", NOTES]
+    analysis = Path(__file__).resolve().parent.parent / "docs" / "performance-analysis.md"
+    if analysis.exists():
+        lines += ["", analysis.read_text().rstrip()]
     return "\n".join(lines) + "\n"
 
 

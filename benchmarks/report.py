@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = lines
         if problem:
             problems.append(problem)
-    machine["load_after"] = machine.pop("load")
+    machine.pop("load")
+    machine["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
     elapsed = time.monotonic() - started
     saved = {"machine": machine, "problems": problems, "elapsed": elapsed, "results": results}
     (HERE / "results.json").write_text(json.dumps(saved, indent=1) + "\n")
