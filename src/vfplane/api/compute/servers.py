@@ -94,7 +94,7 @@ def _flavor(session: Session, context: RequestContext, flavor_id: str) -> dict[s
     flavor = flavors.get_flavor(session, context, flavor_id)
     return {"id": flavor.id, "name": flavor.name, "vcpus": flavor.vcpus, "ram": flavor.ram,
             "disk": flavor.disk, "swap": flavor.swap, "ephemeral": flavor.ephemeral,
-            "extra_specs": flavors.get_extra_specs(session, context, flavor.id)}  # fmt: skip
+            "extra_specs": flavor.specs}  # fmt: skip
 
 
 @router.post("/servers", status_code=202, summary="Boot servers")
