@@ -139,8 +139,10 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on", "t", "y"}
 
 
-def _desired_port(session: Session, port: Port, binding: PortBinding) -> dict[str, Any]:
-    max_kbps, min_kbps = qos.effective_rates(session, port)
+def _desired_port(
+    port: Port, binding: PortBinding, rates: tuple[int | None, int | None]
+) -> dict[str, Any]:
+    max_kbps, min_kbps = rates
     trusted = port.trusted
     if trusted is None and "trusted" in binding.profile:
         trusted = _truthy(binding.profile["trusted"])
@@ -176,7 +178,9 @@ def desired_state(session: Session, context: RequestContext, name: str) -> Desir
         )
         .order_by(Port.id)
     )
-    ports = [_desired_port(session, port, binding) for port, binding in session.execute(query)]
+    rows = list(session.execute(query))
+    rates = qos.effective_rates_of(session, [port for port, _ in rows])
+    ports = [_desired_port(port, binding, rates[port.id]) for port, binding in rows]
     return DesiredState(name, host.revision, ports, server_domains.desired_servers(session, name))
 
 

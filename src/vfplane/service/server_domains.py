@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from vfplane.db.compute_tables import Server
 from vfplane.db.tables import PciDeviceRecord, Port
@@ -26,25 +26,45 @@ from vfplane.service.servers import ACTIVE_STATES, BootTools, fail
 from vfplane.virt.readback import domain_generation, plugged_port_ids
 
 
-def _interface(session: Session, port_id: str) -> dict[str, Any] | None:
-    port = session.get(Port, port_id)
-    binding = current_binding(port) if port is not None else None
-    if port is None or binding is None:
-        return None
-    return {"port_id": port.id, "mac_address": port.mac_address, "vif_type": binding.vif_type,
-            "vnic_type": binding.vnic_type, "vif_details": dict(binding.vif_details),
-            "pci_slot": binding.profile.get("pci_slot")}  # fmt: skip
+def _interfaces(session: Session, port_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Port id → what the agent plugs for it, for the bound ones, in two queries for all."""
+    query = (select(Port).where(Port.id.in_(port_ids))
+             .options(selectinload(Port.bindings), lazyload(Port.fixed_ips)))  # fmt: skip
+    found = {}
+    for port in session.scalars(query) if port_ids else ():
+        binding = current_binding(port)
+        if binding is not None:
+            found[port.id] = {
+                "port_id": port.id, "mac_address": port.mac_address,
+                "vif_type": binding.vif_type, "vnic_type": binding.vnic_type,
+                "vif_details": dict(binding.vif_details),
+                "pci_slot": binding.profile.get("pci_slot")}  # fmt: skip
+    return found
 
 
-def _hostdevs(session: Session, server: Server) -> list[dict[str, Any]]:
-    alias_requests = {r["request_id"] for r in server.pci_requests if not r.get("requester_id")}
-    rows = session.scalars(select(PciDeviceRecord).where(
-        PciDeviceRecord.instance_id == server.id, PciDeviceRecord.host == server.host))  # fmt: skip
-    return [{"address": r.address, "managed": (r.tags or {}).get("managed") != "false"}
-            for r in rows if r.request_id in alias_requests]  # fmt: skip
+def _hostdevs(session: Session, host: str, servers: Sequence[Server]) -> dict[str, list[Any]]:
+    """Server id → the devices its flavor's aliases took (plugged as hostdevs), one query."""
+    aliases = {
+        r["request_id"] for s in servers for r in s.pci_requests if not r.get("requester_id")
+    }
+    query = select(
+        PciDeviceRecord.instance_id,
+        PciDeviceRecord.address,
+        PciDeviceRecord.tags,
+        PciDeviceRecord.request_id,
+    ).where(PciDeviceRecord.host == host, PciDeviceRecord.instance_id.in_([s.id for s in servers]))
+    found: dict[str, list[Any]] = {}
+    for instance_id, address, tags, request_id in session.execute(query) if aliases else ():
+        if request_id in aliases:
+            found.setdefault(instance_id, []).append(
+                {"address": address, "managed": (tags or {}).get("managed") != "false"}
+            )
+    return found  # fmt: skip
 
 
-def _desired(session: Session, server: Server) -> dict[str, Any]:
+def _desired(
+    server: Server, interfaces: dict[str, dict[str, Any]], hostdevs: dict[str, list[Any]]
+) -> dict[str, Any]:
     plugged = [p["port_id"] for p in server.ports if p.get("pending") != "detach"]
     return {"id": server.id, "name": server.name, "vcpus": int(server.flavor.get("vcpus", 1)),
             "memory_mb": int(server.flavor.get("ram", 512)),
@@ -52,8 +72,8 @@ def _desired(session: Session, server: Server) -> dict[str, Any]:
             "running": server_actions.wants_running(server),
             "generation": server.generation, "reboot": server.reboot_type or "HARD",
             "numa_nodes": list(server.numa_nodes or []),
-            "interfaces": [i for port_id in plugged if (i := _interface(session, port_id))],
-            "hostdevs": _hostdevs(session, server)}  # fmt: skip
+            "interfaces": [interfaces[p] for p in plugged if p in interfaces],
+            "hostdevs": hostdevs.get(server.id, [])}  # fmt: skip
 
 
 def desired_servers(session: Session, host: str) -> list[dict[str, Any]]:
@@ -62,7 +82,11 @@ def desired_servers(session: Session, host: str) -> list[dict[str, Any]]:
         Server.host == host, Server.deleted_at.is_(None), Server.status.in_(ACTIVE_STATES),
         Server.task_state.is_distinct_from("networking"),
     ).order_by(Server.id)  # fmt: skip
-    return [_desired(session, server) for server in session.scalars(query)]
+    servers = list(session.scalars(query))
+    port_ids = [p["port_id"] for s in servers for p in s.ports if p.get("pending") != "detach"]
+    interfaces = _interfaces(session, port_ids)
+    hostdevs = _hostdevs(session, host, servers)
+    return [_desired(server, interfaces, hostdevs) for server in servers]
 
 
 def refresh(session: Session, server: Server, now: datetime) -> None:

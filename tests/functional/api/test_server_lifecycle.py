@@ -9,6 +9,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import event
+
 from tests.functional.api.conftest import Api
 from tests.functional.api.port_helpers import heartbeat, make_network, make_subnet
 from vfplane.agent.domains import render
@@ -230,3 +232,30 @@ def test_the_agents_own_report_of_a_running_domain_wakes_it_no_more(api: Api) ->
     assert _action(api, server_id, {"os-stop": None}).status_code == 202
     stopped = api.get("admin", "/v1/hosts/compute-1/desired?timeout=0").json()["revision"]
     assert stopped > after
+
+
+def _statements_of(api: Api, path: str) -> int:
+    engine = api.deps.sessions.kw["bind"]
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert api.get("admin", path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_the_desired_state_costs_the_same_for_one_server_or_three(api: Api) -> None:
+    _register(api)
+    network_id, flavor_id = _network(api), _flavor(api)
+    _boot(api, network_id, flavor_id)
+    path = "/v1/hosts/compute-1/desired?timeout=0"
+    one = _statements_of(api, path)
+    _boot(api, network_id, flavor_id)
+    _boot(api, network_id, flavor_id)
+    assert len(_desired(api)) == 3
+    assert _statements_of(api, path) == one
