@@ -18,7 +18,7 @@ from vfplane.errors import (
     NotSupported,
     OutOfRange,
 )
-from vfplane.host.nic import NicDriver
+from vfplane.host.nic import BatchWriter, NicDriver
 from vfplane.host.simulated_nic import NEW_VF, SimulatedNic
 from vfplane.host.sysfs import SysfsReader
 from vfplane.lab.profiles import PROFILES
@@ -259,3 +259,25 @@ def test_concurrent_processes_do_not_lose_writes(lab: LabSysfs, pf: PciDevice) -
     }
     state = json.loads((lab.root / "simulated-nic" / "state.json").read_text())
     assert sorted(state["pfs"][str(pf.address)]) == ["0", "1", "2", "3"]
+
+
+OTHER = VfConfig(mac="fa:16:3e:00:00:02", vlan=200, qos=0, spoofchk=True, trust=False,
+                 link_state=LinkState.DISABLE, min_tx_rate=0, max_tx_rate=0)  # fmt: skip
+
+
+def test_a_batch_reports_the_vf_it_could_not_write_and_writes_the_others(
+    nic: SimulatedNic, pf: PciDevice, lab: LabSysfs
+) -> None:
+    assert isinstance(nic, BatchWriter)
+    failures = nic.write_vfs(ifname(pf), {1: PORT, 9: PORT, 3: OTHER})
+    assert list(failures) == [9]
+    assert isinstance(failures[9], OutOfRange)
+    expected = {0: NEW_VF, 1: PORT, 2: NEW_VF, 3: OTHER}
+    assert nic.read_vfs(ifname(pf)) == expected
+    assert SimulatedNic(lab.root).read_vfs(ifname(pf)) == expected  # what another process reads
+
+
+@pytest.mark.parametrize("batch", [{}, {0: PORT}])
+def test_small_batches(nic: SimulatedNic, pf: PciDevice, batch: dict[int, VfConfig]) -> None:
+    assert nic.write_vfs(ifname(pf), batch) == {}
+    assert nic.read_vfs(ifname(pf))[0] == batch.get(0, NEW_VF)
