@@ -102,3 +102,33 @@ def test_configures_reports_and_converges_after_restart(
         restarted._inventory.devices if restarted._inventory else (),
     )
     assert (outcome.applied, outcome.up) == (0, [port["id"]])  # nothing to redo, no drift
+
+
+def test_ports_the_server_shows_active_are_not_reported_again(
+    live_api: LiveApi, host_root: Path, tmp_path: Path, agents: list[Agent]
+) -> None:
+    api = live_api.api
+    agent = _agent(live_api, host_root, tmp_path / "state", agents)
+    agent._rescan()
+    agent.heartbeat()
+    network_id = make_network(api, vlan=108)
+    binding = {"binding:vnic_type": "direct", "binding:host_id": HOST,
+               "binding:profile": {"pci_slot": "0000:3b:02.2"}}  # fmt: skip
+    port = make_port(api, "admin", network_id, **binding)
+    posted: list[str] = []
+    call = agent._client.call
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        if method == "POST":
+            posted.append(path)
+        return call(method, path, **kwargs)
+
+    agent._client.call = spy  # type: ignore[method-assign]
+    agent.reconcile_once(-1)
+    assert f"/v1/hosts/{HOST}/ports/status" in posted  # the port came up: told once
+    assert api.get("admin", f"/network/v2.0/ports/{port['id']}").json()["port"]["status"] == (
+        "ACTIVE"
+    )
+    posted.clear()
+    agent.reconcile_once(-1)
+    assert f"/v1/hosts/{HOST}/ports/status" not in posted  # already ACTIVE: nothing to tell
