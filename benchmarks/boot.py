@@ -54,6 +54,8 @@ from typing import Any
 import httpx
 import yaml
 
+from vfplane.client import ApiClient, Credentials
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload import percentile
@@ -139,24 +141,12 @@ class Cloud:
 
     def token(self) -> str:
         auth = self.admin_auth()
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": auth["username"],
-                            "password": auth["password"],
-                            "domain": {"name": "Default"},
-                        }
-                    },
-                },
-                "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}},
-            }
-        }
-        response = httpx.post(f"{self.url}/identity/v3/auth/tokens", json=body, timeout=30)
-        response.raise_for_status()
-        return response.headers["X-Subject-Token"]
+        credentials = Credentials(auth["username"], auth["password"], auth["project_name"])
+        client = ApiClient(self.url, credentials, timeout=30)
+        try:
+            return client.token()
+        finally:
+            client.close()
 
 
 def start_cloud(root: Path, args: argparse.Namespace, vfs_per_pf: int) -> Cloud:

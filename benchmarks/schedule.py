@@ -41,7 +41,7 @@ def _indexes(hosts: list[workload.Host]) -> Iterator[HostIndex]:
         if template is None:
             yield templates.setdefault(layout, HostIndex(vfplane_input.to_host(host)))
         else:
-            yield template.for_host(dataclasses.replace(template.host, name=host.name))
+            yield template.updated(dataclasses.replace(template.host, name=host.name))
 
 
 def run(args: argparse.Namespace, hosts_count: int) -> dict[str, object]:

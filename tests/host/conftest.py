@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import secrets
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,3 +45,25 @@ def hypervisor(request: pytest.FixtureRequest, uri: str) -> Iterator[Hypervisor]
         return
     with LibvirtHypervisor(uri) as real:
         yield real
+
+
+def run_ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    """A fresh namespace with a veth pair ``vf-a``/``vf-b``; deleted afterwards."""
+    if shutil.which("ip") is None:
+        pytest.skip("the ip command (iproute2) is not installed")
+    name = f"vfplane-test-{secrets.token_hex(4)}"
+    created = run_ip("netns", "add", name)
+    if created.returncode != 0:
+        pytest.skip(f"cannot create a network namespace: {created.stderr.strip()}")
+    try:
+        veth = run_ip("-n", name, "link", "add", "vf-a", "type", "veth", "peer", "name", "vf-b")
+        if veth.returncode != 0:
+            pytest.skip(f"cannot create a veth pair: {veth.stderr.strip()}")
+        yield name
+    finally:
+        run_ip("netns", "del", name)

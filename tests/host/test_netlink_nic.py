@@ -10,10 +10,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import secrets
-import shutil
-import subprocess
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +18,7 @@ from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-unty
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # type: ignore[import-untyped]
 from pyroute2.requests.link import LinkIPRouteFilter  # type: ignore[import-untyped]
 
+from tests.host.conftest import run_ip
 from vfplane.domain.pci import DeviceType, PciAddress, PciDevice
 from vfplane.domain.vfstate import LinkState, VfConfig
 from vfplane.errors import DeviceNotFound, NotSupported
@@ -33,30 +30,8 @@ from vfplane.lab.sysfs_tree import LabSysfs
 CONFIG = VfConfig("02:00:00:00:00:05", 42, 3, False, True, LinkState.ENABLE, 5, 50)
 
 
-def _ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    """A fresh namespace with a veth pair ``vf-a``/``vf-b``; deleted afterwards."""
-    if shutil.which("ip") is None:
-        pytest.skip("the ip command (iproute2) is not installed")
-    name = f"vfplane-test-{secrets.token_hex(4)}"
-    created = _ip("netns", "add", name)
-    if created.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {created.stderr.strip()}")
-    try:
-        veth = _ip("-n", name, "link", "add", "vf-a", "type", "veth", "peer", "name", "vf-b")
-        if veth.returncode != 0:
-            pytest.skip(f"cannot create a veth pair: {veth.stderr.strip()}")
-        yield name
-    finally:
-        _ip("netns", "del", name)
-
-
 def test_link_lookup_by_name_finds_the_kernels_index(netns: str) -> None:
-    shown = json.loads(_ip("-n", netns, "-j", "link", "show", "vf-b").stdout)
+    shown = json.loads(run_ip("-n", netns, "-j", "link", "show", "vf-b").stdout)
     assert NetlinkNic(netns=netns).ifindex("vf-b") == shown[0]["ifindex"]
 
 

@@ -8,10 +8,6 @@ batch on real VFs needs a PF named by ``VFPLANE_SRIOV_PF`` (marked ``sriov_hw``)
 from __future__ import annotations
 
 import errno
-import secrets
-import shutil
-import subprocess
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -24,29 +20,6 @@ from vfplane.host.netlink_nic import NetlinkNic
 from vfplane.host.nic import BatchWriter, write_vfs
 
 OTHER = replace(CONFIG, mac="02:00:00:00:00:06", vlan=43)
-
-
-def _ip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    """A fresh namespace with a veth pair ``vf-a``/``vf-b``; deleted afterwards (the
-    same as test_netlink_nic.py's, which pytest does not share across modules)."""
-    if shutil.which("ip") is None:
-        pytest.skip("the ip command (iproute2) is not installed")
-    name = f"vfplane-test-{secrets.token_hex(4)}"
-    created = _ip("netns", "add", name)
-    if created.returncode != 0:
-        pytest.skip(f"cannot create a network namespace: {created.stderr.strip()}")
-    try:
-        veth = _ip("-n", name, "link", "add", "vf-a", "type", "veth", "peer", "name", "vf-b")
-        if veth.returncode != 0:
-            pytest.skip(f"cannot create a veth pair: {veth.stderr.strip()}")
-        yield name
-    finally:
-        _ip("netns", "del", name)
 
 
 def test_netlink_nic_is_a_batch_writer() -> None:

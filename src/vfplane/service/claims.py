@@ -64,19 +64,16 @@ _FAMILY_OF_ADDRESSES = _family_of(
     PciDeviceRecord.address.in_(bindparam("addresses", expanding=True))
 )
 _FAMILY_OF_INSTANCE = _family_of(PciDeviceRecord.instance_id == bindparam("instance_id"))
-_UPDATE = (
+_AS_READ = (
     update(PciDeviceRecord)
-    .where(PciDeviceRecord.id == bindparam("row_id"),
-           PciDeviceRecord.generation == bindparam("seen"))
-    .values(status=bindparam("to_status"), instance_id=bindparam("to_instance"),
-            request_id=bindparam("to_request"), generation=bindparam("seen") + 1)
-)  # fmt: skip
-_TOUCH = (
-    update(PciDeviceRecord)
-    .where(PciDeviceRecord.id == bindparam("row_id"),
-           PciDeviceRecord.generation == bindparam("seen"))
+    .where(  # the row, only if unchanged since it was read
+        PciDeviceRecord.id == bindparam("row_id"), PciDeviceRecord.generation == bindparam("seen")
+    )
     .values(generation=bindparam("seen") + 1)
-)  # fmt: skip
+)
+_UPDATE = _AS_READ.values(status=bindparam("to_status"), instance_id=bindparam("to_instance"),
+                          request_id=bindparam("to_request"))  # fmt: skip
+_TOUCH = _AS_READ
 _State = tuple[DeviceStatus, str | None, str | None]
 
 

@@ -150,7 +150,7 @@ def load_indexes(
             if older is not None:
                 indexes.append(older.updated(candidate))
             elif rows in templates:
-                indexes.append(templates[rows].for_host(candidate))
+                indexes.append(templates[rows].updated(candidate))
             else:
                 indexes.append(templates.setdefault(rows, HostIndex(candidate)))
     return sorted(indexes, key=lambda index: index.name)

@@ -77,17 +77,23 @@ def test_registration_and_inventory_changes(
     assert len(_devices(live_api)) == 3
 
 
+def _bound_port(live: LiveApi, agent: Agent, vlan: int, slot: str) -> dict[str, Any]:
+    """Register the agent's host, then bind a direct port on VLAN ``vlan`` to VF ``slot``."""
+    agent._rescan()
+    agent.heartbeat()
+    network_id = make_network(live.api, vlan=vlan)
+    binding = {"binding:vnic_type": "direct", "binding:host_id": HOST,
+               "binding:profile": {"pci_slot": slot}}  # fmt: skip
+    port: dict[str, Any] = make_port(live.api, "admin", network_id, **binding)
+    return port
+
+
 def test_configures_reports_and_converges_after_restart(
     live_api: LiveApi, host_root: Path, tmp_path: Path, agents: list[Agent]
 ) -> None:
     api = live_api.api
     agent = _agent(live_api, host_root, tmp_path / "state", agents)
-    agent._rescan()
-    agent.heartbeat()
-    network_id = make_network(api, vlan=107)
-    profile = {"pci_slot": "0000:3b:02.1"}
-    port = make_port(api, "admin", network_id, **{"binding:vnic_type": "direct",
-                     "binding:host_id": HOST, "binding:profile": profile})  # fmt: skip
+    port = _bound_port(live_api, agent, 107, "0000:3b:02.1")
     assert port["binding:vif_type"] == "hw_veb"
     agent.reconcile_once(-1)
     target = VfConfig(mac=port["mac_address"], vlan=107, link_state=LinkState.ENABLE)
@@ -109,12 +115,7 @@ def test_ports_the_server_shows_active_are_not_reported_again(
 ) -> None:
     api = live_api.api
     agent = _agent(live_api, host_root, tmp_path / "state", agents)
-    agent._rescan()
-    agent.heartbeat()
-    network_id = make_network(api, vlan=108)
-    binding = {"binding:vnic_type": "direct", "binding:host_id": HOST,
-               "binding:profile": {"pci_slot": "0000:3b:02.2"}}  # fmt: skip
-    port = make_port(api, "admin", network_id, **binding)
+    port = _bound_port(live_api, agent, 108, "0000:3b:02.2")
     posted: list[str] = []
     call = agent._client.call
 

@@ -283,20 +283,12 @@ class HostIndex:
         copy._free = set(self._free)
         return copy
 
-    def for_host(self, host: HostCandidate) -> HostIndex:
-        """This index for another host with the same devices in the same order, without
-        building pools again (hosts of one hardware layout in one state are common)."""
-        if host.devices != self.host.devices:
-            raise ValueError(f"host {host.name} has other devices than {self.name}")
-        copy = self.clone()
-        copy.host, copy.vcpus_used, copy.memory_mb_used = host, host.vcpus_used, host.memory_mb_used
-        return copy
-
     def updated(self, host: HostCandidate) -> HostIndex:
-        """The index of a newer snapshot of this host. When only statuses changed (claims,
-        frees) the pools are copied and moved; otherwise they are built again."""
+        """The index of ``host``: a newer snapshot of this host, or another host of the same
+        hardware layout. When its devices differ from these only in status (claims, frees)
+        the pools are copied and moved; otherwise they are built again."""
         olds, news = self.host.devices, host.devices
-        if host.name != self.name or len(olds) != len(news):
+        if len(olds) != len(news):
             return HostIndex(host)
         changed: list[SchedDevice] = []
         for old, new in zip(olds, news, strict=True):
