@@ -81,8 +81,9 @@ def vf_refs(devices: Iterable[PciDevice]) -> dict[PciAddress, VfRef]:
 
 
 class Reconciler:
-    """Applies a pass's plan in batches: every original first (one directory sync), then
-    every write, then one read-back per PF, then the forgotten originals (one sync).
+    """Applies a pass's plan in batches: every original first (one directory sync, which
+    also confirms any record not yet known durable), then every write, then one
+    read-back per PF, then the forgotten originals (one sync).
 
     Each step still fails port by port: a port whose original could not be saved is
     not written, a failed or mismatching write marks only its port, and a restored VF's
@@ -129,22 +130,33 @@ class Reconciler:
         return outcome
 
     def _save_originals(self, writes: Sequence[WriteAction], failed: dict[str, str]) -> None:
-        """Persist the originals the writes need, all durable before any write."""
-        saved: list[ConfigureVf] = []
+        """Persist the originals the writes need, all durable before any write.
+
+        The one directory sync also covers the records saved by an earlier pass (or
+        another run) whose sync failed or is not known to have happened: a VF is only
+        written once a sync has confirmed its record on disk.
+        """
         for action in writes:
             if isinstance(action, ConfigureVf) and action.original is not None:
                 try:
                     self._store.save(action.vf, SavedVf(action.port_id, action.original),
                                      sync=False)  # fmt: skip
-                    saved.append(action)
                 except VfplaneError as exc:
                     _fail(failed, action, exc)
-        if saved:
+        unsynced = [
+            action
+            for action in writes
+            if isinstance(action, ConfigureVf)  # a restore is safe without its record
+            and action.port_id not in failed
+            and not self._store.durable(action.vf.address)
+        ]
+        if unsynced:
             try:
                 self._store.sync()
             except VfplaneError as exc:
-                for action in saved:
-                    _fail(failed, action, exc)
+                error = _NotDurable(f"not written: its saved original is not durable ({exc})")
+                for action in unsynced:
+                    _fail(failed, action, error)
 
     def _write(self, writes: Sequence[WriteAction], failed: dict[str, str]) -> list[WriteAction]:
         """Write the VFs whose port has not failed yet, one batch per PF (a plan touches
@@ -220,3 +232,7 @@ def _fail(failed: dict[str, str], action: WriteAction, exc: VfplaneError) -> Non
 
 class _Mismatch(VfplaneError):
     """The NIC did not keep what was written."""
+
+
+class _NotDurable(VfplaneError):
+    """A VF's saved original could not be made durable, so the VF was not written."""

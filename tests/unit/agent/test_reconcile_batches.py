@@ -248,13 +248,6 @@ def test_a_restore_that_does_not_read_back_keeps_the_original(
     assert host.saved() == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: when the directory sync after the saves fails, the records stay in the "
-    "directory undurable; the next pass loads them as saved originals, plans writes "
-    "without a save, and so changes the VFs without any directory sync having succeeded "
-    "for their originals (a crash then loses them)",
-)
 def test_after_a_failed_sync_the_next_pass_syncs_before_writing_those_vfs(host: Host) -> None:
     host.store.failing_syncs = 1
     assert sorted(host.run(THREE).errors) == ["p1", "p2", "p3"]
@@ -262,3 +255,32 @@ def test_after_a_failed_sync_the_next_pass_syncs_before_writing_those_vfs(host: 
     assert retry.up == ["p1", "p2", "p3"]
     first_write = next(i for i, e in enumerate(host.events) if e.startswith("write"))
     assert "sync" in host.events[:first_write]
+
+
+def test_while_the_sync_keeps_failing_those_vfs_are_not_written(host: Host) -> None:
+    host.store.failing_syncs = 2
+    host.run(THREE)
+    retry = host.run(THREE)
+    assert retry.up == []
+    assert sorted(retry.errors) == ["p1", "p2", "p3"]
+    for port in THREE:
+        message = retry.errors[port["port_id"]]
+        assert message.startswith(f"VF {port['pci_slot']}: not written: its saved original")
+        assert "Input/output error" in message
+    assert host.events.count("sync") == 1
+    assert host.writes() == []
+    assert all(host.vf(slot) == FRESH for slot in (P1_SLOT, P2_SLOT, P3_SLOT))
+
+
+def test_a_restarted_agent_syncs_the_records_it_found_once_before_writing(host: Host) -> None:
+    host.run(THREE)
+    host.sim.write_vfs("ens1f0", {1: FRESH})  # p1's VF drifted while the agent was down
+    host.reconciler = Reconciler(host.nic, RecordingStore(host.store.state_dir, host.events))
+    outcome = host.run(THREE)
+    assert (outcome.up, outcome.errors) == (["p1", "p2", "p3"], {})
+    assert host.events == [
+        "read ens1f0", "read ens1f1", "sync", "write ens1f0 [1]", "read ens1f0",
+    ]  # fmt: skip
+    again = host.run([THREE[0], THREE[1], _port("p3", P3_SLOT, vlan=300)])
+    assert (again.up, again.errors) == (["p1", "p2", "p3"], {})
+    assert host.events[:3] == ["read ens1f0", "read ens1f1", "write ens1f1 [1]"]  # no sync

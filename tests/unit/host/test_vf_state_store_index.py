@@ -11,6 +11,7 @@ import pytest
 
 from vfplane.domain.pci import PciAddress
 from vfplane.domain.vfstate import LinkState, SavedVf, VfConfig, VfRef
+from vfplane.errors import NicError
 from vfplane.host.vf_state_store import VfStateStore
 
 VF = VfRef(PciAddress.parse("0000:3b:02.3"), "ens1f0", 3)
@@ -186,14 +187,6 @@ def test_forgetting_after_a_pf_rename_removes_the_record_under_the_old_name(
     assert _names(store) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a record file is named <pf>_vf<N>.json, and save() replaces that file "
-    "without checking which VF it names; when PF names move between PFs (eth0/eth1 "
-    "swapped by probe order, or a renaming scheme that gives a PF another PF's old "
-    "name), saving VF N of the PF that now has the name silently deletes the original "
-    "of the other PF's VF N",
-)
 def test_a_pf_name_taken_over_by_another_pf_does_not_lose_the_first_pfs_original(
     store: VfStateStore,
 ) -> None:
@@ -203,3 +196,61 @@ def test_a_pf_name_taken_over_by_another_pf_does_not_lose_the_first_pfs_original
     assert store.load_all() == {first.address: SAVED}
     store.save(second, SAVED_2)
     assert _fresh(store) == {first.address: SAVED, second.address: SAVED_2}
+
+
+def test_pf_names_swapped_between_pfs_keep_both_originals(store: VfStateStore) -> None:
+    a0, b0 = PciAddress.parse("0000:3b:02.3"), PciAddress.parse("0000:5e:02.3")
+    before = VfStateStore(store.state_dir)  # eth0 is 3b:00.0, eth1 5e:00.0
+    before.save(VfRef(a0, "eth0", 3), SAVED)
+    before.save(VfRef(b0, "eth1", 3), SAVED_2)
+    assert store.load_all() == {a0: SAVED, b0: SAVED_2}
+    store.save(VfRef(b0, "eth0", 3), SAVED_2)  # after a reboot the names are swapped
+    store.save(VfRef(a0, "eth1", 3), SAVED)
+    assert _fresh(store) == {a0: SAVED, b0: SAVED_2}
+    assert len(_names(store)) == 2  # no record left behind under an old name
+    store.forget(a0)
+    store.forget(b0)
+    assert _names(store) == []
+
+
+def test_save_does_not_replace_a_file_it_cannot_read(store: VfStateStore) -> None:
+    store.state_dir.mkdir()
+    (store.state_dir / "ens1f0_vf3.json").write_text("{not json")
+    store.save(VF, SAVED)  # before load_all: the unreadable file is not indexed
+    assert (store.state_dir / "ens1f0_vf3.json").read_text() == "{not json"
+    assert store.load_all() == {VF.address: SAVED}
+    assert len(store.problems) == 1  # moved aside by load_all, not overwritten by save
+    store.save(VF, SAVED_2)  # the name is free again: the record moves back to it
+    assert _names(store) == ["ens1f0_vf3.json", "ens1f0_vf3.json.corrupt"]
+    assert _fresh(store) == {VF.address: SAVED_2}
+
+
+def test_durable_is_true_only_once_a_sync_has_confirmed_the_record(
+    store: VfStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.save(VF, SAVED, sync=False)
+    assert not store.durable(VF.address)
+    store.sync()
+    assert store.durable(VF.address)
+    assert store.load_all() == {VF.address: SAVED}
+    assert store.durable(VF.address)  # still the record this store synced
+    store.save(VF, SAVED_2, sync=False)
+    assert not store.durable(VF.address)
+    real = os.fsync
+
+    def failing(fd: int) -> None:
+        if Path(f"/proc/self/fd/{fd}").readlink() == store.state_dir:
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing)
+    with pytest.raises(NicError):
+        store.sync()
+    assert not store.durable(VF.address)
+    monkeypatch.undo()
+    restarted = VfStateStore(store.state_dir)
+    assert restarted.load_all() == {VF.address: SAVED_2}
+    assert not restarted.durable(VF.address)  # not known to a store that never synced
+    restarted.sync()
+    assert restarted.durable(VF.address)
+    assert not restarted.durable(OTHER.address)  # nothing saved
