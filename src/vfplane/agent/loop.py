@@ -46,7 +46,7 @@ class Agent:
         self.host = host
         self._interface_mappings = {k: list(v) for k, v in (interface_mappings or {}).items()}
         self._domains = domains
-        self._domains_reported: tuple[Any, ...] | None = None
+        self._domains_reported: dict[str, tuple[str, str, str, str]] = {}
         self._bridged_reported: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
         self._client = client
         self._reconciler = reconciler
@@ -113,12 +113,14 @@ class Agent:
     # --- the loops ---
 
     def _report_domains(self, reports: list[DomainReport], force: bool) -> None:
-        key = tuple(r.key for r in reports)  # the XML's digest counts: a reboot changes it
-        if key == self._domains_reported and not force:
-            return
-        body = {"servers": [r.as_dict() for r in reports]}
-        self._client.call("POST", f"/v1/hosts/{self.host}/servers/status", json=body)
-        self._domains_reported = key
+        """Report the domains whose state, message or XML changed since their last report
+        (every one when ``force``): a pass over N servers sends what changed, not N reports."""
+        keys = {r.server_id: r.key for r in reports}  # the XML's digest: a reboot changes it
+        fresh = [r for r in reports if force or self._domains_reported.get(r.server_id) != r.key]
+        if fresh:
+            body = {"servers": [r.as_dict() for r in fresh]}
+            self._client.call("POST", f"/v1/hosts/{self.host}/servers/status", json=body)
+        self._domains_reported = keys
 
     def reconcile_once(self, since: int) -> int:
         """Watch for a change after ``since``, converge, report; the revision to watch next."""

@@ -155,8 +155,10 @@ def report_domains(
     """Apply the agent's domain reports; returns the server ids it ignored."""
     context.require_host(host, "Reporting domains")
     ignored = []
+    ids = [report.server_id for report in reports]
+    found = {s.id: s for s in session.scalars(select(Server).where(Server.id.in_(ids)))}
     for report in reports:
-        server = session.get(Server, report.server_id)
+        server = found.get(report.server_id)
         if server is None or server.host != host or server.deleted_at is not None:
             ignored.append(report.server_id)
             continue
