@@ -1,8 +1,9 @@
 """Binding ports to hosts, as ML2 does it.
 
-The drivers run outside any transaction on a snapshot of the port; the outcome
-is committed only if host, vnic_type and profile are still what the drivers saw
-(re-read in the committing transaction), otherwise binding starts over. A port
+A port update's drivers run outside any transaction on a snapshot of the port; the
+outcome is committed only if host, vnic_type and profile are still what the drivers saw
+(re-read in the committing transaction), otherwise binding starts over. A server's own
+ports are bound in one transaction that holds their rows (``server_ports.bind_ports``). A port
 also has extended bindings: one row per host, exactly one of them ACTIVE.
 """
 
@@ -156,15 +157,19 @@ def _commit_binding(
     if binding.vif_type not in UNBOUND_VIF_TYPES:
         session.rollback()  # a concurrent request bound it with the same inputs
         return True
-    binding.vif_type = outcome.vif_type
-    binding.vif_details = dict(outcome.vif_details)
-    binding.failure_reasons = [r.as_dict() for r in outcome.reasons]
     port = session.get_one(Port, context.port.id)
-    port.status = outcome.status
+    store_outcome(port, binding, outcome)
     port.updated_at = now
     port.revision_number += 1
     session.commit()
     return True
+
+
+def store_outcome(port: Port, binding: PortBinding, outcome: BindingOutcome) -> None:
+    binding.vif_type = outcome.vif_type
+    binding.vif_details = dict(outcome.vif_details)
+    binding.failure_reasons = [r.as_dict() for r in outcome.reasons]
+    port.status = outcome.status
 
 
 # --- extended bindings (binding-extended) -----------------------------------

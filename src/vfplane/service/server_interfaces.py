@@ -74,8 +74,7 @@ def attach(
         slots: dict[str, str | None] = {port.port_id: None}
         if requests:
             slots.update(_claim(session, server, requests, tools))
-        failures = bind_ports(session, context, server.id, str(server.host), slots,
-                              tools.binder, now)  # fmt: skip
+        failures = bind_ports(session, server.id, str(server.host), slots, tools.binder, now)
         if failures:
             raise Conflict(f"Failed to attach port {port.port_id} to server {server.id}: "
                            + "; ".join(failures), kind="InterfaceAttachFailed")  # fmt: skip

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vfplane.db.tables import Network, PciDeviceRecord, Port
@@ -22,7 +23,13 @@ from vfplane.errors import Conflict, InvalidInput
 from vfplane.service import ports as port_service
 from vfplane.service.context import SERVICE, RequestContext
 from vfplane.service.ipam import FixedIpRequest
-from vfplane.service.port_bindings import current_binding
+from vfplane.service.port_bindings import (
+    active_binding,
+    current_binding,
+    port_context,
+    reset_binding,
+    store_outcome,
+)
 
 DEVICE_OWNER = "compute:nova"
 PCI_PROFILE_KEYS = ("pci_vendor_info", "pci_slot", "physical_network", "pf_mac_address",
@@ -152,31 +159,57 @@ def pci_profile(session: Session, host: str, address: str) -> dict[str, Any]:
 
 def bind_ports(
     session: Session,
-    context: RequestContext,
     server_id: str,
     host: str,
     slots: Mapping[str, str | None],
     binder: Binder,
     now: datetime,
 ) -> list[str]:
-    """Bind each port (id → PCI address or None) on ``host``; returns binding failures."""
-    service = as_service(context)
-    failures: list[str] = []
-    for port_id, address in slots.items():
-        changes: dict[str, Any] = {"device_id": server_id, "device_owner": DEVICE_OWNER,
-                                   "host": host}  # fmt: skip
-        if address is not None:
-            changes["profile"] = pci_profile(session, host, address)
-            pf_mac = changes["profile"].get("device_mac_address")
-            if pf_mac:  # a whole PF: the port takes the PF's MAC, as ML2 does
-                session.get_one(Port, port_id).mac_address = pf_mac
-        port = port_service.update_port(session, service, port_id, changes, binder, now)
-        binding = current_binding(port)
-        if binding is None or binding.vif_type in UNBOUND_VIF_TYPES:
-            reasons = "; ".join(f"{r['driver']}: {r['reason']}"
-                                for r in (binding.failure_reasons if binding else []))  # fmt: skip
-            failures.append(f"port {port_id} could not be bound on {host}: {reasons}")
-    return failures
+    """Bind each port (id → PCI address or None) to ``server_id`` on ``host`` in one
+    transaction; returns the failures (a port taken meanwhile, or no driver binding it).
+
+    Each port row is written first, so the transaction holds it (PostgreSQL's row lock,
+    SQLite's write turn) while the drivers, in-process and quick, bind it: no other
+    request can change the port between the drivers' snapshot and the stored outcome."""
+    failures = [_bind_one(session, server_id, host, port_id, address, binder, now)
+                for port_id, address in slots.items()]  # fmt: skip
+    try:
+        session.commit()
+    except IntegrityError:  # a PF's MAC already on another port of the network
+        session.rollback()
+        return [
+            f"ports {', '.join(slots)} could not take their devices' MAC addresses on "
+            f"{host}: another port of the network has one of them"
+        ]
+    return [failure for failure in failures if failure]
+
+
+def _bind_one(
+    session: Session, server_id: str, host: str, port_id: str, address: str | None,
+    binder: Binder, now: datetime,
+) -> str | None:  # fmt: skip
+    held = session.connection().execute(
+        update(Port).where(Port.id == port_id, Port.device_id.in_(("", server_id)))
+        .values(device_id=server_id, device_owner=DEVICE_OWNER, updated_at=now,
+                revision_number=Port.revision_number + 1)
+    ).rowcount  # fmt: skip
+    if not held:
+        return f"port {port_id} was deleted or taken by another server meanwhile"
+    port = session.get_one(Port, port_id, populate_existing=True)
+    binding = active_binding(port)
+    if any(b.host == host for b in port.bindings if b is not binding):
+        return f"port {port_id} already has an inactive binding on host {host}"
+    if address is not None:
+        binding.profile = pci_profile(session, host, address)
+        port.mac_address = binding.profile.get("device_mac_address") or port.mac_address
+    binding.host = host
+    reset_binding(binding)
+    outcome = binder.bind(port_context(session, port, binding, binder.agent_down_time, now))
+    store_outcome(port, binding, outcome)
+    if binding.vif_type in UNBOUND_VIF_TYPES:
+        reasons = "; ".join(f"{r['driver']}: {r['reason']}" for r in binding.failure_reasons)
+        return f"port {port_id} could not be bound on {host}: {reasons}"
+    return None
 
 
 def release_ports(

@@ -195,8 +195,8 @@ def boot(
     server.host, server.task_state = candidate.host, "networking"
     server.numa_nodes = list(candidate.numa_cells)
     session.commit()
-    failures = bind_ports(session, context, server.id, candidate.host,
-                          _slots(ports, candidate), tools.binder, now)  # fmt: skip
+    failures = bind_ports(session, server.id, candidate.host, _slots(ports, candidate),
+                          tools.binder, now)  # fmt: skip
     if failures:
         fail(session, context, server, tools, now, "Port binding failed", "; ".join(failures))
         return server

@@ -6,6 +6,8 @@ from typing import Any
 
 from tests.functional.api.conftest import Api
 from tests.functional.api.port_helpers import heartbeat, make_network, make_port, make_subnet
+from vfplane.api.compute.servers import boot_tools
+from vfplane.service.server_ports import bind_ports
 
 SERVERS = "/compute/v2.1/servers"
 NEW = {"OpenStack-API-Version": "compute 2.96"}
@@ -172,3 +174,22 @@ def test_macvtap_direct_physical_and_normal_ports_get_their_forms(api: Api) -> N
     assert set(_devices(api).values()) == {"allocated", "unavailable"}
     assert api.delete("admin", f"{SERVERS}/{pf_server['id']}").status_code == 204
     assert set(_devices(api).values()) == {"available"}
+
+
+def test_binding_refuses_a_port_another_server_took_meanwhile(api: Api) -> None:
+    """Between taking its ports and binding them, a boot may lose one to another server:
+    the binding names the port and leaves the other server's port as it is."""
+    _register(api)
+    network_id = make_network(api, vlan=101)
+    make_subnet(api, network_id)
+    port = make_port(api, "admin", network_id, **{"binding:vnic_type": "direct"})
+    taken = {"port": {"device_id": "other-server", "device_owner": "compute:nova"}}
+    assert api.put("admin", f"/network/v2.0/ports/{port['id']}", taken).status_code == 200
+    binder = boot_tools(api.deps).binder
+    with api.deps.sessions() as session:
+        failures = bind_ports(session, "this-server", "compute-1", {port["id"]: VFS[0]},
+                              binder, api.deps.clock())  # fmt: skip
+    assert failures == [f"port {port['id']} was deleted or taken by another server meanwhile"]
+    shown = api.get("admin", f"/network/v2.0/ports/{port['id']}").json()["port"]
+    assert (shown["device_id"], shown["binding:host_id"]) == ("other-server", "")
+    assert shown["binding:profile"] == {}
