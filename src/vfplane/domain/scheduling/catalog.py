@@ -13,14 +13,23 @@ fingerprint group for the whole group when it does not fit.
 from __future__ import annotations
 
 import random
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, MutableMapping, Sequence
 from typing import TypeVar
 
-from vfplane.domain.scheduling.fit import CompiledRequest
+from vfplane.domain.scheduling.fit import (
+    CompiledRequest,
+    HostFit,
+    Verdict,
+    Workload,
+    evaluate,
+    interned,
+)
 from vfplane.domain.scheduling.index import HostCandidate, HostIndex, Signature
+from vfplane.domain.scheduling.reasons import HostExplanation
 
 FULL_SCAN_HOSTS = 100  # up to this many hosts, every decision examines every host
 ENOUGH_FITS = 3  # beyond that, a decision stops after this many fits (Nova: max_attempts = 3)
+SHAPES_KEPT = 4096  # candidate sets remembered by request shapes, before starting again
 GROUPS_FEW = 8  # candidate sets are built group by group when hosts outnumber groups this much
 
 _Key = TypeVar("_Key", bound=Hashable)
@@ -37,6 +46,17 @@ class Candidates:
         self.lacking = [0] * len(accepted)
         self.groups: dict[Hashable, list[str]] = {}
         self._slots: dict[str, int] | None = {}  # None until a removal needs positions
+        self._orders: dict[Hashable, list[list[str]]] = {}  # until a group comes or goes
+
+    def ordered(
+        self, how: Hashable, key: Callable[[list[str]], float], reverse: bool
+    ) -> list[list[str]]:
+        """The groups sorted by ``key`` (named by ``how``), kept until a group comes or goes:
+        members of a group have equal fingerprints, so any member stands for its group."""
+        found = self._orders.get(how)
+        if found is None:
+            found = self._orders[how] = sorted(self.groups.values(), key=key, reverse=reverse)
+        return found
 
     @classmethod
     def build(
@@ -84,7 +104,10 @@ class Candidates:
         if lacking is not None:
             self.lacking[lacking] += 1
             return
-        group = self.groups.setdefault(fingerprint, [])
+        group = self.groups.get(fingerprint)
+        if group is None:
+            group = self.groups[fingerprint] = []
+            self._orders.clear()
         if self._slots is not None:
             self._slots[name] = len(group)
         group.append(name)
@@ -102,6 +125,7 @@ class Candidates:
             group[slot], self._slots[last] = last, slot
         if not group:
             del self.groups[fingerprint]
+            self._orders.clear()
 
 
 class HostCatalog:
@@ -118,6 +142,9 @@ class HostCatalog:
         self._by_signature: dict[Signature, set[str]] = {}
         self._groups: dict[Hashable, set[str]] = {}
         self._candidates: dict[Accepted, Candidates] = {}
+        self._by_shapes: dict[Hashable, Candidates] = {}  # the same, by the requests' shapes
+        self._verdicts: dict[Hashable, dict[Hashable, Verdict]] = {}  # by fingerprint
+        self._verdicts_of: dict[str, tuple[int, dict[Hashable, Verdict]]] = {}  # by name
         self._random = random.Random(seed)
         for host in hosts:
             self.put(host)
@@ -143,9 +170,12 @@ class HostCatalog:
         if not signatures <= self._known:  # a new kind of pool: requests may accept it
             self._known |= signatures
             self._candidates.clear()
+            self._by_shapes.clear()
         self._hosts[name], self._signatures[name] = index, signatures
         fingerprint = self._fingerprints[name] = index.fingerprint()
         self._groups.setdefault(fingerprint, set()).add(name)
+        verdicts = self._verdicts.setdefault(fingerprint, {})
+        self._verdicts_of[name] = (index.changes, verdicts)
         for signature in signatures:
             self._by_signature.setdefault(signature, set()).add(name)
         for found in self._candidates.values():
@@ -155,7 +185,10 @@ class HostCatalog:
         if self._hosts.pop(name, None) is None:
             return
         signatures, fingerprint = self._signatures.pop(name), self._fingerprints.pop(name)
+        del self._verdicts_of[name]
         _discard(self._groups, fingerprint, name)
+        if fingerprint not in self._groups:
+            del self._verdicts[fingerprint]
         for signature in signatures:
             _discard(self._by_signature, signature, name)
         for found in self._candidates.values():
@@ -163,6 +196,11 @@ class HostCatalog:
 
     def candidates(self, requests: Sequence[CompiledRequest]) -> Candidates:
         """The hosts with a pool (free or not) for every request, and counts of those without."""
+        shapes = tuple([r.shape for r in requests])
+        cached = interned(requests)
+        found = self._by_shapes.get(shapes) if cached else None
+        if found is not None:
+            return found
         key = tuple(frozenset(s for s in self._known if r.accepts(s)) for r in requests)
         found = self._candidates.get(key)
         if found is None and len(self._groups) * GROUPS_FEW <= len(self._hosts):
@@ -170,7 +208,21 @@ class HostCatalog:
         elif found is None:
             found = Candidates.build(key, len(self._hosts), self._by_signature, self._groups)
         self._candidates[key] = found
+        if cached:
+            if len(self._by_shapes) >= SHAPES_KEPT:
+                self._by_shapes.clear()
+            self._by_shapes[shapes] = found
         return found
+
+    def evaluate(self, name: str, work: Workload) -> HostFit | HostExplanation:
+        """``fit.evaluate`` of a host, with the verdicts of its fingerprint group (not when
+        its index was changed in place since it was put here)."""
+        index = self._hosts[name]
+        changes, verdicts = self._verdicts_of[name]
+        cache: MutableMapping[Hashable, Verdict] | None = (
+            verdicts if changes == index.changes else None
+        )
+        return evaluate(index, work, cache)
 
     def start(self, size: int) -> int:
         """Where a scan begins, so that decisions spread over equal hosts."""

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from vfplane.domain.alias import NumaPolicy
 from vfplane.domain.pci import PciAddress
 from vfplane.domain.requests import PciRequest
-from vfplane.domain.scheduling.catalog import ENOUGH_FITS, FULL_SCAN_HOSTS, HostCatalog
+from vfplane.domain.scheduling.catalog import (
+    ENOUGH_FITS,
+    FULL_SCAN_HOSTS,
+    Candidates,
+    HostCatalog,
+)
 from vfplane.domain.scheduling.fit import CompiledRequest, HostFit, Workload, evaluate
 from vfplane.domain.scheduling.index import HostCandidate, HostIndex
 from vfplane.domain.scheduling.reasons import HostExplanation, NoMatchingDevice, Reason, summarise
@@ -52,6 +57,9 @@ class WeigherConfig:
 
     ram_multiplier: float = 1.0
     pci_multiplier: float = 1.0
+
+
+_DEFAULT_WEIGHERS = WeigherConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,12 +138,13 @@ def schedule(
     """
     if count < 1:
         raise InvalidInput(f"count must be at least 1, got {count}")
-    weighers = weighers or WeigherConfig()
-    work = Workload(
-        vcpus=request.vcpus,
-        memory_mb=request.memory_mb,
-        requests=tuple(CompiledRequest.of(r, request.numa_policy) for r in request.pci_requests),
-        guest_numa_nodes=request.guest_numa_nodes,
+    weighers = weighers or _DEFAULT_WEIGHERS
+    policy = request.numa_policy
+    work = Workload.of(
+        request.vcpus,
+        request.memory_mb,
+        tuple([CompiledRequest.of(r, policy) for r in request.pci_requests]),
+        request.guest_numa_nodes,
     )
     if isinstance(hosts, HostCatalog) and len(hosts) > FULL_SCAN_HOSTS:
         return _sampled(work, hosts, count, weighers)
@@ -164,6 +173,8 @@ def _decide(
     work: Workload, fits: dict[str, HostFit], rejected: dict[str, HostExplanation], count: int,
     weighers: WeigherConfig, bulk: tuple[tuple[Reason, int], ...] = (), skipped: int = 0,
 ) -> Decision:  # fmt: skip
+    if not fits:
+        return Decision((), tuple(rejected.values()), (), count, bulk, skipped)
     candidates = tuple(rank(list(fits.values()), work, weighers))
     placements = _place(candidates, fits, rejected, work, weighers, count)
     return Decision(candidates, tuple(rejected.values()), placements, count, bulk, skipped)
@@ -174,47 +185,56 @@ def _sampled(work: Workload, catalog: HostCatalog, count: int, weighers: Weigher
     examined, and a group that fits gives hosts until ``ENOUGH_FITS`` (or ``count``) fit:
     the best and two alternates."""
     found = catalog.candidates(work.requests)
-    bulk: list[tuple[Reason, int]] = [(NoMatchingDevice(r.request.request_id, r.target), n)
-            for r, n in zip(work.requests, found.lacking, strict=True) if n]  # fmt: skip
+    bulk: list[tuple[Reason, int]] = []
+    if any(found.lacking):
+        bulk = [(NoMatchingDevice(r.request.request_id, r.target), n)
+                for r, n in zip(work.requests, found.lacking, strict=True) if n]  # fmt: skip
     enough = max(ENOUGH_FITS, count)
     fits: dict[str, HostFit] = {}
     rejected: dict[str, HostExplanation] = {}
     skipped = 0
-    for group in _group_order(list(found.groups.values()), work, weighers, catalog):
+    for group in _group_order(found, work, weighers, catalog):
         if len(fits) >= enough:
             skipped += len(group)
             continue
         start = catalog.start(len(group))
-        first = catalog.get(group[start])
-        result = evaluate(first, work)
+        first = group[start]
+        result = catalog.evaluate(first, work)
         if not isinstance(result, HostFit):
-            rejected[first.name] = result
+            rejected[first] = result
             if len(group) > 1:
                 bulk.append((result.reasons[0], len(group) - 1))
             continue
-        fits[first.name] = result
+        fits[first] = result
         examined = 1
         while examined < len(group) and len(fits) < enough:
-            _examine(catalog.get(group[(start + examined) % len(group)]), work, fits, rejected)
+            name = group[(start + examined) % len(group)]
+            result = catalog.evaluate(name, work)
+            if isinstance(result, HostFit):
+                fits[name] = result
+            else:
+                rejected[name] = result
             examined += 1
         skipped += len(group) - examined
     return _decide(work, fits, rejected, count, weighers, tuple(bulk), skipped)
 
 
 def _group_order(
-    groups: list[list[str]], work: Workload, weighers: WeigherConfig, catalog: HostCatalog
+    found: Candidates, work: Workload, weighers: WeigherConfig, catalog: HostCatalog
 ) -> list[list[str]]:
     """Groups as the weighers lean: fewest free devices first for PCI users (packing, unless
     the multiplier is negative), most free RAM first for the rest (spreading)."""
     if work.requests:
-        return sorted(groups, key=lambda group: catalog.get(group[0]).free_devices,
-                      reverse=weighers.pci_multiplier < 0)  # fmt: skip
+        reverse = weighers.pci_multiplier < 0
+        return found.ordered(("pci", reverse), lambda group: catalog.get(group[0]).free_devices,
+                             reverse)  # fmt: skip
 
     def free_ram(group: list[str]) -> int:
         index = catalog.get(group[0])
         return index.host.memory_mb - index.memory_mb_used
 
-    return sorted(groups, key=free_ram, reverse=weighers.ram_multiplier >= 0)
+    reverse = weighers.ram_multiplier >= 0
+    return found.ordered(("ram", reverse), free_ram, reverse)
 
 
 def _place(
@@ -256,7 +276,11 @@ def rank(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> li
     multiplied and summed; equal weights are ordered by host name.
     """
     scores = _scores(fits, work, weighers)
-    order = sorted(range(len(fits)), key=lambda i: (-scores[i], fits[i].index.name))
+    if len(set(scores)) == 1:  # equal weights: by name alone
+        names = [fit.index.name for fit in fits]
+        order = sorted(range(len(fits)), key=names.__getitem__)
+    else:
+        order = sorted(range(len(fits)), key=lambda i: (-scores[i], fits[i].index.name))
     return [_candidate(fits[i], scores[i]) for i in order]
 
 
@@ -269,18 +293,19 @@ def _best(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> C
 
 
 def _scores(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> list[float]:
-    free_ram = [float(f.index.host.memory_mb - f.index.memory_mb_used) for f in fits]
-    scores = [weighers.ram_multiplier * value for value in _normalise(free_ram)]
-    if work.requests:
-        packing = [
-            float(PCI_WEIGHER_MAX_DEVS - min(f.index.free_devices, PCI_WEIGHER_MAX_DEVS - 1))
-            for f in fits
-        ]
-        scores = [
-            score + weighers.pci_multiplier * value
-            for score, value in zip(scores, _normalise(packing), strict=True)
-        ]
-    return scores
+    ram = [float(f.index.host.memory_mb - f.index.memory_mb_used) for f in fits]
+    if not work.requests:
+        return [weighers.ram_multiplier * value for value in _normalise(ram)]
+    most = PCI_WEIGHER_MAX_DEVS - 1
+    pci = [float(PCI_WEIGHER_MAX_DEVS - (n if n < most else most))
+           for n in [f.index.free_devices for f in fits]]  # fmt: skip
+    ram_multiplier, pci_multiplier = weighers.ram_multiplier, weighers.pci_multiplier
+    if len(set(ram)) == 1 and len(set(pci)) == 1:  # equal hosts (one fingerprint): no spread
+        return [ram_multiplier * 0.0 + pci_multiplier * 0.0] * len(fits)
+    return [
+        ram_multiplier * a + pci_multiplier * b
+        for a, b in zip(_normalise(ram), _normalise(pci), strict=True)
+    ]
 
 
 def _normalise(values: Sequence[float]) -> list[float]:
@@ -293,12 +318,15 @@ def _normalise(values: Sequence[float]) -> list[float]:
 
 
 def _candidate(fit: HostFit, weight: float) -> Candidate:
-    return Candidate(
-        host=fit.index.name,
-        weight=weight,
-        assignments=tuple(
+    made: tuple[Assignment, ...]
+    if len(fit.assignments) == 1:  # the common case, without a generator
+        ((request, addresses),) = fit.assignments
+        made = (
+            Assignment(request.request_id, request.requester_id, request.alias_name, addresses),
+        )
+    else:
+        made = tuple(
             Assignment(r.request_id, r.requester_id, r.alias_name, addresses)
             for r, addresses in fit.assignments
-        ),
-        numa_cells=fit.numa_cells,
-    )
+        )
+    return Candidate(fit.index.name, weight, made, fit.numa_cells)

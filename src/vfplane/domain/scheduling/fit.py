@@ -8,10 +8,12 @@ blocks its PF's pool, for the rest of the boot.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any, cast
 
 from vfplane.domain.alias import NumaPolicy
 from vfplane.domain.pci import DeviceType, PciAddress
@@ -40,47 +42,28 @@ PF_TYPE = DeviceType.PF.value.lower()
 Plan = list[tuple[Pool, int]]
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledRequest:
-    """A request prepared once per decision: lower-cased specs, its policy, its words."""
+class Shape:
+    """What a request asks for, without its ids: lower-cased specs, policy and words.
 
-    request: PciRequest
-    specs: tuple[tuple[tuple[str, PropValue], ...], ...]
-    wants_pf: bool
-    wants_remote_managed: bool
-    policy: NumaPolicy
-    target: DeviceTarget
-    verdicts: dict[Signature, bool] = field(default_factory=dict, compare=False)
+    Requests of equal specs, policy and alias share one interned shape, which hashes
+    by identity (``interned`` is false for specs that cannot be keys).
+    """
 
-    @classmethod
-    def of(cls, request: PciRequest, default_policy: NumaPolicy | None) -> CompiledRequest:
-        specs = tuple(
-            tuple(
-                (key, value.lower() if isinstance(value, str) else value)
-                for key, value in spec.items()
-                if key not in _IGNORED_SPEC_KEYS
-            )
-            for spec in request.specs
-        )
-        wants_pf = any(dict(s).get("dev_type") == "type-pf" for s in specs)
-        wants_remote_managed = any(dict(s).get("remote_managed") == "true" for s in specs)
+    __slots__ = (
+        "interned", "policy", "specs", "target", "verdicts", "wants_pf", "wants_remote_managed",
+    )  # fmt: skip
+
+    def __init__(self, request: PciRequest, policy: NumaPolicy, *, interned: bool) -> None:
+        self.specs = specs = _lowered(request)
+        self.wants_pf = any(dict(s).get("dev_type") == "type-pf" for s in specs)
+        self.wants_remote_managed = any(dict(s).get("remote_managed") == "true" for s in specs)
+        self.policy = policy
+        self.target = DeviceTarget.of(request)
+        self.interned = interned
         try:
-            verdicts = _verdicts(specs, wants_pf, wants_remote_managed)
+            self.verdicts = _verdicts(specs, self.wants_pf, self.wants_remote_managed)
         except TypeError:  # a spec value that cannot be a key: this request keeps its own
-            verdicts = {}
-        return cls(
-            request=request,
-            specs=specs,
-            wants_pf=wants_pf,
-            wants_remote_managed=wants_remote_managed,
-            policy=request.numa_policy or default_policy or NumaPolicy.LEGACY,
-            target=DeviceTarget.of(request),
-            verdicts=verdicts,
-        )
-
-    def eligible(self, pools: Sequence[Pool]) -> list[Pool]:
-        """Nova's filter steps that do not depend on counts: spec, PF, remote_managed."""
-        return [pool for pool in pools if self.accepts(pool.signature)]
+            self.verdicts = {}
 
     def accepts(self, signature: Signature) -> bool:
         """Whether pools of ``signature`` may serve the request; remembered per signature,
@@ -96,6 +79,71 @@ class CompiledRequest:
         return verdict
 
 
+def interned(requests: Sequence[CompiledRequest]) -> bool:
+    return all(request.shape.interned for request in requests)
+
+
+_SHAPES: dict[Hashable, Shape] = {}
+SHAPES_KEPT = 4096  # interned shapes; beyond this many the table starts again
+
+
+def _shape(request: PciRequest, default_policy: NumaPolicy | None) -> Shape:
+    policy = request.numa_policy or default_policy or NumaPolicy.LEGACY
+    try:
+        key = (tuple([tuple(spec.items()) for spec in request.specs]), policy, request.alias_name)
+        found = _SHAPES.get(key)
+    except TypeError:
+        return Shape(request, policy, interned=False)
+    if found is None:
+        if len(_SHAPES) >= SHAPES_KEPT:
+            _SHAPES.clear()
+        found = _SHAPES[key] = Shape(request, policy, interned=True)
+    return found
+
+
+def _lowered(request: PciRequest) -> tuple[tuple[tuple[str, PropValue], ...], ...]:
+    return tuple(
+        tuple(
+            (key, value.lower() if isinstance(value, str) else value)
+            for key, value in spec.items()
+            if key not in _IGNORED_SPEC_KEYS
+        )
+        for spec in request.specs
+    )
+
+
+@dataclass(slots=True)  # not frozen: made per decision, and cheaper so
+class CompiledRequest:
+    """A request prepared once per decision: the request and its (shared) shape."""
+
+    request: PciRequest
+    shape: Shape
+
+    @classmethod
+    def of(cls, request: PciRequest, default_policy: NumaPolicy | None) -> CompiledRequest:
+        return cls(request, _shape(request, default_policy))
+
+    @property
+    def specs(self) -> tuple[tuple[tuple[str, PropValue], ...], ...]:
+        return self.shape.specs
+
+    @property
+    def policy(self) -> NumaPolicy:
+        return self.shape.policy
+
+    @property
+    def target(self) -> DeviceTarget:
+        return self.shape.target
+
+    def eligible(self, pools: Sequence[Pool]) -> list[Pool]:
+        """Nova's filter steps that do not depend on counts: spec, PF, remote_managed."""
+        accepts = self.shape.accepts
+        return [pool for pool in pools if accepts(pool.signature)]
+
+    def accepts(self, signature: Signature) -> bool:
+        return self.shape.accepts(signature)
+
+
 @functools.lru_cache(maxsize=4096)
 def _verdicts(
     specs: tuple[tuple[tuple[str, PropValue], ...], ...], wants_pf: bool, wants_remote_managed: bool
@@ -104,7 +152,7 @@ def _verdicts(
     return {}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per decision, and cheaper so
 class Workload:
     """The instance-level inputs of the filters."""
 
@@ -112,9 +160,24 @@ class Workload:
     memory_mb: int
     requests: tuple[CompiledRequest, ...]
     guest_numa_nodes: int | None
+    key: Hashable = field(default=None, compare=False)  # what a device verdict depends on
+
+    @classmethod
+    def of(
+        cls, vcpus: int, memory_mb: int, requests: tuple[CompiledRequest, ...],
+        guest_numa_nodes: int | None,
+    ) -> Workload:  # fmt: skip
+        """With its ``key``: the requests' shapes and counts and the guest's NUMA nodes
+        (``None`` when a request's shape is not interned: such workloads are not cached)."""
+        shapes = []
+        for request in requests:
+            if not request.shape.interned:
+                return cls(vcpus, memory_mb, requests, guest_numa_nodes, None)
+            shapes.append((request.shape, request.request.count))
+        return cls(vcpus, memory_mb, requests, guest_numa_nodes, (tuple(shapes), guest_numa_nodes))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: made per decision, and cheaper so
 class HostFit:
     """A host that fits, with the concrete devices per request, in request order."""
 
@@ -155,21 +218,82 @@ class _Trial:
             counts[pool.address] = counts.get(pool.address, 0) + count
 
 
-def evaluate(index: HostIndex, work: Workload) -> HostFit | HostExplanation:
-    """Capacity, then PCI (all requests cumulatively), then NUMA; first failure explains."""
-    reasons = capacity_reasons(index, work)
-    if reasons:
-        return HostExplanation(index.name, "compute", tuple(reasons))
+def evaluate(
+    index: HostIndex, work: Workload, verdicts: MutableMapping[Hashable, Verdict] | None = None
+) -> HostFit | HostExplanation:
+    """Capacity, then PCI (all requests cumulatively), then NUMA; first failure explains.
+
+    ``verdicts`` keeps the PCI and NUMA outcome by ``work.key`` for hosts whose
+    fingerprint equals this one's (see ``HostIndex.fingerprint``): only the host's
+    name and addresses are then filled in.
+    """
+    host = index.host
+    if (
+        host.vcpus * host.cpu_allocation_ratio - index.vcpus_used < work.vcpus
+        or host.memory_mb * host.ram_allocation_ratio - index.memory_mb_used < work.memory_mb
+    ):
+        return HostExplanation(index.name, "compute", tuple(capacity_reasons(index, work)))
+    if verdicts is None or work.key is None:
+        return device_verdict(index, work).apply(index, work)
+    verdict = verdicts.get(work.key)
+    if verdict is None:
+        if len(verdicts) >= VERDICTS_KEPT:
+            verdicts.clear()
+        verdict = verdicts[work.key] = device_verdict(index, work)
+    return verdict.apply(index, work)
+
+
+VERDICTS_KEPT = 1024  # per fingerprint; beyond this many the cache starts again
+PositionPlan = tuple[tuple[int, int], ...]  # (pool position, devices) per planned pool
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The PCI and NUMA outcome of one workload on one host, without the host's name and
+    addresses: ``plans`` and ``cells`` when it fits, else the filter and its reasons
+    (naming the requests by ``ids``)."""
+
+    plans: tuple[PositionPlan, ...] = ()
+    cells: tuple[int, ...] = ()
+    filter_name: str = ""
+    reasons: tuple[Reason, ...] = ()
+    ids: tuple[str, ...] = ()
+
+    def apply(self, index: HostIndex, work: Workload) -> HostFit | HostExplanation:
+        if not self.filter_name:
+            return HostFit(index, _assign(work.requests, self.plans, index.pools), self.cells)
+        return HostExplanation(index.name, self.filter_name, self._reasons_for(work))
+
+    def _reasons_for(self, work: Workload) -> tuple[Reason, ...]:
+        ids = tuple(request.request.request_id for request in work.requests)
+        if ids == self.ids:
+            return self.reasons
+        renamed = dict(zip(self.ids, ids, strict=True))
+        return tuple(_renamed(reason, renamed) for reason in self.reasons)
+
+
+def _renamed(reason: Reason, renamed: Mapping[str, str]) -> Reason:
+    request_id = getattr(reason, "request_id", None)
+    if request_id is None or renamed.get(request_id, request_id) == request_id:
+        return reason
+    replaced: Reason = dataclasses.replace(cast(Any, reason), request_id=renamed[request_id])
+    return replaced
+
+
+def device_verdict(index: HostIndex, work: Workload) -> Verdict:
+    """PCI (all requests cumulatively), then NUMA, on a host whose capacity fits."""
+    ids = tuple(request.request.request_id for request in work.requests)
     eligible = [request.eligible(index.pools) for request in work.requests]
     plans, reasons = _fit_all(work.requests, eligible, None, index)
     if reasons:
-        return HostExplanation(index.name, "pci", tuple(reasons))
+        return Verdict(filter_name="pci", reasons=tuple(reasons), ids=ids)
     cells: tuple[int, ...] = ()
     if work.guest_numa_nodes is not None:
         plans, reasons, cells = _fit_numa(index, work, eligible)
         if reasons:
-            return HostExplanation(index.name, "numa", tuple(reasons))
-    return HostFit(index, _assign(work.requests, plans), cells)
+            return Verdict(filter_name="numa", reasons=tuple(reasons), ids=ids)
+    positions = tuple(tuple((pool.position, count) for pool, count in plan) for plan in plans)
+    return Verdict(plans=positions, cells=cells)
 
 
 def capacity_reasons(index: HostIndex, work: Workload) -> list[Reason]:
@@ -315,16 +439,19 @@ def _free_per_node(pools: Iterable[Pool]) -> Mapping[int, int]:
 
 
 def _assign(
-    requests: Sequence[CompiledRequest], plans: Sequence[Plan]
+    requests: Sequence[CompiledRequest], plans: Sequence[PositionPlan], pools: Sequence[Pool]
 ) -> tuple[tuple[PciRequest, tuple[PciAddress, ...]], ...]:
     """Lowest addresses of each planned pool, never the same device twice."""
+    if len(plans) == 1 and len(plans[0]) == 1:  # the common case: one request, one pool
+        ((position, count),) = plans[0]
+        return ((requests[0].request, tuple(pools[position].free[:count])),)
     offsets: dict[int, int] = {}
     assignments = []
     for request, plan in zip(requests, plans, strict=True):
         addresses: list[PciAddress] = []
-        for pool, count in plan:
-            start = offsets.get(pool.position, 0)
-            addresses.extend(pool.free[start : start + count])
-            offsets[pool.position] = start + count
+        for position, count in plan:
+            start = offsets.get(position, 0)
+            addresses.extend(pools[position].free[start : start + count])
+            offsets[position] = start + count
         assignments.append((request.request, tuple(addresses)))
     return tuple(assignments)

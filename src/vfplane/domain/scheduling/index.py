@@ -161,6 +161,7 @@ class HostIndex:
         self.host = host
         self.vcpus_used = host.vcpus_used
         self.memory_mb_used = host.memory_mb_used
+        self.changes = 0  # take and give count here: what was read of this index may be stale
         self._devices = {d.address: d for d in host.devices}
         self._status = {d.address: d.status for d in host.devices}
         self._children: dict[PciAddress, list[PciAddress]] = {}
@@ -233,6 +234,7 @@ class HostIndex:
 
     def take(self, addresses: Iterable[PciAddress], vcpus: int = 0, memory_mb: int = 0) -> None:
         """Mark free devices claimed, as a claim does; their PF or VFs stop being free."""
+        self.changes += 1
         for address in addresses:
             if address not in self._free:
                 state = self._status.get(address)
@@ -250,6 +252,7 @@ class HostIndex:
 
     def give(self, addresses: Iterable[PciAddress], vcpus: int = 0, memory_mb: int = 0) -> None:
         """Free claimed or allocated devices; a PF comes back when all its VFs are free."""
+        self.changes += 1
         for address in addresses:
             state = self._status.get(address)
             if state not in _IN_USE:
@@ -274,6 +277,7 @@ class HostIndex:
         copy.host = self.host
         copy.vcpus_used = self.vcpus_used
         copy.memory_mb_used = self.memory_mb_used
+        copy.changes = 0
         copy._devices = self._devices
         copy._children = self._children
         copy._status = dict(self._status)
