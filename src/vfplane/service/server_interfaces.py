@@ -81,7 +81,7 @@ def attach(
     except Exception:
         session.rollback()
         _free(session, server, {r.request_id for r in requests})
-        release(session, context, [port], tools.binder, now)
+        release(session, context, [port], tools.binder, now, owner=server.id)
         session.commit()
         raise
     claims.allocate(session, str(server.host), server.id)
@@ -107,7 +107,7 @@ def _release(
     """Unbind (or delete a created) port, free its device, forget it on the server."""
     request_ids = {r["request_id"] for r in server.pci_requests
                    if r.get("requester_id") == port.port_id}  # fmt: skip
-    release(session, context, [port], tools.binder, now)
+    release(session, context, [port], tools.binder, now, owner=server.id)
     _free(session, server, request_ids)
     server.ports = [p for p in server.ports if p["port_id"] != port.port_id]
     server.pci_requests = [r for r in server.pci_requests if r["request_id"] not in request_ids]

@@ -218,12 +218,14 @@ def release_ports(
     ports: Sequence[ServerPort],
     binder: Binder,
     now: datetime,
+    owner: str = "",
 ) -> None:
-    """Unbind the ports (PCI keys out of the profile, host cleared) and delete created ones."""
+    """Unbind the ports (PCI keys out of the profile, host cleared) and delete created ones;
+    a port another server than ``owner`` has taken meanwhile is left alone."""
     service = as_service(context)
     for server_port in ports:
         port = session.get(Port, server_port.port_id)
-        if port is None:
+        if port is None or port.device_id not in ("", owner):
             continue
         if server_port.created:
             port_service.delete_port(session, service, port.id)

@@ -105,7 +105,7 @@ def fail(
     """ERROR with a readable fault; ports unbound (created ones deleted), devices freed."""
     LOG.info("server %s failed: %s", server.id, message)
     ports = [ServerPort.from_dict(p) for p in server.ports]
-    release_ports(session, context, ports, tools.binder, now)
+    release_ports(session, context, ports, tools.binder, now, owner=server.id)
     if server.host:
         claims.free(session, server.host, server.id)
     server.host = None  # nothing of it is left there
@@ -229,7 +229,7 @@ def delete(
     server = get_server(session, context, server_id)
     context.require_write("Deleting a server")
     ports = [ServerPort.from_dict(p) for p in server.ports]
-    release_ports(session, context, ports, tools.binder, now)
+    release_ports(session, context, ports, tools.binder, now, owner=server.id)
     if server.host:
         claims.free(session, server.host, server.id)
     server.status, server.vm_state, server.task_state = "DELETED", "deleted", None

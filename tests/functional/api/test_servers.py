@@ -6,8 +6,9 @@ from typing import Any
 
 from tests.functional.api.conftest import Api
 from tests.functional.api.port_helpers import heartbeat, make_network, make_port, make_subnet
+from vfplane.api.app import SYSTEM
 from vfplane.api.compute.servers import boot_tools
-from vfplane.service.server_ports import bind_ports
+from vfplane.service.server_ports import ServerPort, bind_ports, release_ports
 
 SERVERS = "/compute/v2.1/servers"
 NEW = {"OpenStack-API-Version": "compute 2.96"}
@@ -176,7 +177,7 @@ def test_macvtap_direct_physical_and_normal_ports_get_their_forms(api: Api) -> N
     assert set(_devices(api).values()) == {"available"}
 
 
-def test_binding_refuses_a_port_another_server_took_meanwhile(api: Api) -> None:
+def test_a_boot_neither_binds_nor_releases_a_port_another_server_took_meanwhile(api: Api) -> None:
     """Between taking its ports and binding them, a boot may lose one to another server:
     the binding names the port and leaves the other server's port as it is."""
     _register(api)
@@ -190,6 +191,11 @@ def test_binding_refuses_a_port_another_server_took_meanwhile(api: Api) -> None:
         failures = bind_ports(session, "this-server", "compute-1", {port["id"]: VFS[0]},
                               binder, api.deps.clock())  # fmt: skip
     assert failures == [f"port {port['id']} was deleted or taken by another server meanwhile"]
+    mine = ServerPort(
+        port["id"], network_id, "direct", "physnet1", None, False, port["mac_address"]
+    )
+    with api.deps.sessions() as session:  # the failed boot gives back what it holds, not this
+        release_ports(session, SYSTEM, [mine], binder, api.deps.clock(), owner="this-server")
     shown = api.get("admin", f"/network/v2.0/ports/{port['id']}").json()["port"]
     assert (shown["device_id"], shown["binding:host_id"]) == ("other-server", "")
     assert shown["binding:profile"] == {}
