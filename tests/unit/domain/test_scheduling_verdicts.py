@@ -102,3 +102,23 @@ def test_a_capacity_refusal_is_not_cached_with_the_device_verdict() -> None:
     catalog = _catalog()
     assert schedule(boot(port(), vcpus=64), catalog).fits is False  # 32 vCPUs per host
     assert schedule(boot(port(), vcpus=2), catalog).fits
+
+
+def test_a_decision_keeps_the_devices_chosen_when_it_was_made() -> None:
+    catalog = _catalog()
+    decision = schedule(boot(port()), catalog)  # its candidates are built on first access
+    for index in list(catalog):
+        index.take([index.pools[1].free[0]])  # in place, after the decision
+    for candidate in decision.candidates:
+        assert candidate.addresses == (addr(0x3B, 2, 0),)
+        assert not catalog.get(candidate.host).is_free(candidate.addresses[0])
+
+
+def test_a_host_that_used_up_its_vcpus_in_place_is_refused_afresh() -> None:
+    catalog = _catalog()
+    assert schedule(boot(port(), vcpus=2), catalog).fits
+    for index in list(catalog):
+        index.take([], vcpus=31)  # 32 vCPUs per host: one left
+    decision = schedule(boot(port(), vcpus=2), catalog)
+    assert not decision.fits
+    assert decision.rejected[0].filter_name == "compute"

@@ -13,7 +13,7 @@ fingerprint group for the whole group when it does not fit.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Hashable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from vfplane.domain.scheduling.fit import (
@@ -21,6 +21,7 @@ from vfplane.domain.scheduling.fit import (
     HostFit,
     Verdict,
     Workload,
+    cached_verdict,
     evaluate,
     interned,
 )
@@ -34,6 +35,8 @@ GROUPS_FEW = 8  # candidate sets are built group by group when hosts outnumber g
 
 _Key = TypeVar("_Key", bound=Hashable)
 Accepted = tuple[frozenset[Signature], ...]  # per request: the signatures it may use
+# a host's index, its changes and verdicts as of ``put``, and its free vCPUs and MB then
+_Entry = tuple[HostIndex, int, dict[Hashable, Verdict], float, float]
 
 
 class Candidates:
@@ -144,7 +147,7 @@ class HostCatalog:
         self._candidates: dict[Accepted, Candidates] = {}
         self._by_shapes: dict[Hashable, Candidates] = {}  # the same, by the requests' shapes
         self._verdicts: dict[Hashable, dict[Hashable, Verdict]] = {}  # by fingerprint
-        self._verdicts_of: dict[str, tuple[int, dict[Hashable, Verdict]]] = {}  # by name
+        self._verdicts_of: dict[str, _Entry] = {}  # by name
         self._random = random.Random(seed)
         for host in hosts:
             self.put(host)
@@ -175,7 +178,12 @@ class HostCatalog:
         fingerprint = self._fingerprints[name] = index.fingerprint()
         self._groups.setdefault(fingerprint, set()).add(name)
         verdicts = self._verdicts.setdefault(fingerprint, {})
-        self._verdicts_of[name] = (index.changes, verdicts)
+        host = index.host
+        self._verdicts_of[name] = (
+            index, index.changes, verdicts,
+            host.vcpus * host.cpu_allocation_ratio - index.vcpus_used,
+            host.memory_mb * host.ram_allocation_ratio - index.memory_mb_used,
+        )  # fmt: skip
         for signature in signatures:
             self._by_signature.setdefault(signature, set()).add(name)
         for found in self._candidates.values():
@@ -217,16 +225,23 @@ class HostCatalog:
     def evaluate(self, name: str, work: Workload) -> HostFit | HostExplanation:
         """``fit.evaluate`` of a host, with the verdicts of its fingerprint group (not when
         its index was changed in place since it was put here)."""
-        index = self._hosts[name]
-        changes, verdicts = self._verdicts_of[name]
-        cache: MutableMapping[Hashable, Verdict] | None = (
-            verdicts if changes == index.changes else None
-        )
-        return evaluate(index, work, cache)
+        index, changes, verdicts, free_vcpus, free_mb = self._verdicts_of[name]
+        if changes != index.changes:
+            return evaluate(index, work)
+        if work.key is None or free_vcpus < work.vcpus or free_mb < work.memory_mb:
+            return evaluate(index, work, verdicts)  # which explains a capacity refusal
+        return cached_verdict(index, work, verdicts)  # capacity as of ``put``: it fits
 
     def start(self, size: int) -> int:
-        """Where a scan begins, so that decisions spread over equal hosts."""
-        return self._random.randrange(size) if size else 0
+        """Where a scan begins, so that decisions spread over equal hosts: ``randrange(size)``
+        (the same draws), without its argument checks."""
+        if size <= 0:
+            return 0
+        bits, draw = size.bit_length(), self._random.getrandbits
+        found = draw(bits)
+        while found >= size:
+            found = draw(bits)
+        return found
 
 
 def _discard(sets: dict[_Key, set[str]], key: _Key, name: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from vfplane.domain.alias import NumaPolicy
 from vfplane.domain.pci import PciAddress
@@ -60,6 +61,7 @@ class WeigherConfig:
 
 
 _DEFAULT_WEIGHERS = WeigherConfig()
+_NAME = attrgetter("index.host.name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,6 @@ class Candidate:
         return tuple(a for assignment in self.assignments for a in assignment.addresses)
 
 
-@dataclass(frozen=True, slots=True)
 class Decision:
     """Hosts that fit (best first), hosts that do not (with reasons), and placements.
 
@@ -98,18 +99,62 @@ class Decision:
     Over a large :class:`HostCatalog`, ``bulk`` explains the hosts without a
     usable pool by count, and ``skipped`` counts candidates not examined because
     enough others fit.
+
+    Read-only. The devices of every candidate are chosen when the decision is made;
+    the ``Candidate`` objects, and the reasons of ``bulk``, are built on first access.
     """
 
-    candidates: tuple[Candidate, ...]
-    rejected: tuple[HostExplanation, ...]
-    placements: tuple[Candidate, ...]
-    count: int
-    bulk: tuple[tuple[Reason, int], ...] = ()
-    skipped: int = 0
+    __slots__ = (
+        "_bulk", "_candidates", "_groups_bulk", "_lacking", "_placements", "_ranked", "_requests",
+        "count", "rejected", "skipped",
+    )  # fmt: skip
+
+    def __init__(
+        self, ranked: Sequence[tuple[HostFit, float]], rejected: tuple[HostExplanation, ...],
+        count: int, *, placements: tuple[Candidate, ...] | None = None,
+        candidates: tuple[Candidate, ...] | None = None, bulk: Sequence[tuple[Reason, int]] = (),
+        lacking: Sequence[tuple[CompiledRequest, int]] = (), skipped: int = 0,
+    ) -> None:  # fmt: skip
+        """``placements`` ``None``: the best candidate alone (``count`` is 1); ``lacking``:
+        requests and how many hosts have no pool for them, before the reasons of ``bulk``."""
+        self._ranked = ranked
+        self._candidates = candidates
+        self._placements = placements
+        self._lacking = lacking
+        self._groups_bulk = bulk
+        self._bulk: tuple[tuple[Reason, int], ...] | None = None if lacking else tuple(bulk)
+        self.rejected = rejected
+        self.count = count
+        self.skipped = skipped
+
+    @property
+    def candidates(self) -> tuple[Candidate, ...]:
+        found = self._candidates
+        if found is None:
+            found = self._candidates = tuple([_candidate(f, w) for f, w in self._ranked])
+        return found
+
+    @property
+    def placements(self) -> tuple[Candidate, ...]:
+        found = self._placements
+        if found is None:
+            found = self._placements = self.candidates[:1]
+        return found
+
+    @property
+    def bulk(self) -> tuple[tuple[Reason, int], ...]:
+        found = self._bulk
+        if found is None:
+            lacking = [(NoMatchingDevice(r.request.request_id, r.target), n)
+                       for r, n in self._lacking]  # fmt: skip
+            found = self._bulk = (*lacking, *self._groups_bulk)
+        return found
 
     @property
     def fits(self) -> bool:
-        return len(self.placements) == self.count
+        if self._placements is None:
+            return min(len(self._ranked), 1) == self.count
+        return len(self._placements) == self.count
 
     @property
     def summary(self) -> str:
@@ -122,6 +167,11 @@ class Decision:
                           "filter": reason.filter_name, "message": reason.phrase(),
                           "reasons": [reason.as_dict()]})  # fmt: skip
         return found
+
+    def __repr__(self) -> str:
+        return (f"Decision(candidates={self.candidates!r}, rejected={self.rejected!r}, "
+                f"placements={self.placements!r}, count={self.count}, bulk={self.bulk!r}, "
+                f"skipped={self.skipped})")  # fmt: skip
 
 
 def schedule(
@@ -171,13 +221,20 @@ def _examine(
 
 def _decide(
     work: Workload, fits: dict[str, HostFit], rejected: dict[str, HostExplanation], count: int,
-    weighers: WeigherConfig, bulk: tuple[tuple[Reason, int], ...] = (), skipped: int = 0,
+    weighers: WeigherConfig, bulk: Sequence[tuple[Reason, int]] = (),
+    lacking: Sequence[tuple[CompiledRequest, int]] = (), skipped: int = 0,
 ) -> Decision:  # fmt: skip
     if not fits:
-        return Decision((), tuple(rejected.values()), (), count, bulk, skipped)
-    candidates = tuple(rank(list(fits.values()), work, weighers))
+        return Decision((), tuple(rejected.values()), count, placements=(), bulk=bulk,
+                        lacking=lacking, skipped=skipped)  # fmt: skip
+    ranked = _ranked(list(fits.values()), work, weighers)
+    if count == 1:
+        return Decision(ranked, tuple(rejected.values()), count, bulk=bulk, lacking=lacking,
+                        skipped=skipped)  # fmt: skip
+    candidates = tuple([_candidate(fit, weight) for fit, weight in ranked])
     placements = _place(candidates, fits, rejected, work, weighers, count)
-    return Decision(candidates, tuple(rejected.values()), placements, count, bulk, skipped)
+    return Decision(ranked, tuple(rejected.values()), count, placements=placements,
+                    candidates=candidates, bulk=bulk, lacking=lacking, skipped=skipped)  # fmt: skip
 
 
 def _sampled(work: Workload, catalog: HostCatalog, count: int, weighers: WeigherConfig) -> Decision:
@@ -185,38 +242,40 @@ def _sampled(work: Workload, catalog: HostCatalog, count: int, weighers: Weigher
     examined, and a group that fits gives hosts until ``ENOUGH_FITS`` (or ``count``) fit:
     the best and two alternates."""
     found = catalog.candidates(work.requests)
-    bulk: list[tuple[Reason, int]] = []
+    lacking: list[tuple[CompiledRequest, int]] = []
     if any(found.lacking):
-        bulk = [(NoMatchingDevice(r.request.request_id, r.target), n)
-                for r, n in zip(work.requests, found.lacking, strict=True) if n]  # fmt: skip
+        lacking = [(r, n) for r, n in zip(work.requests, found.lacking, strict=True) if n]
     enough = max(ENOUGH_FITS, count)
     fits: dict[str, HostFit] = {}
     rejected: dict[str, HostExplanation] = {}
+    bulk: list[tuple[Reason, int]] = []
     skipped = 0
+    evaluate_host = catalog.evaluate
     for group in _group_order(found, work, weighers, catalog):
         if len(fits) >= enough:
             skipped += len(group)
             continue
-        start = catalog.start(len(group))
+        size = len(group)
+        start = catalog.start(size)
         first = group[start]
-        result = catalog.evaluate(first, work)
+        result = evaluate_host(first, work)
         if not isinstance(result, HostFit):
             rejected[first] = result
-            if len(group) > 1:
-                bulk.append((result.reasons[0], len(group) - 1))
+            if size > 1:
+                bulk.append((result.reasons[0], size - 1))
             continue
         fits[first] = result
         examined = 1
-        while examined < len(group) and len(fits) < enough:
-            name = group[(start + examined) % len(group)]
-            result = catalog.evaluate(name, work)
+        while examined < size and len(fits) < enough:
+            name = group[(start + examined) % size]
+            result = evaluate_host(name, work)
             if isinstance(result, HostFit):
                 fits[name] = result
             else:
                 rejected[name] = result
             examined += 1
-        skipped += len(group) - examined
-    return _decide(work, fits, rejected, count, weighers, tuple(bulk), skipped)
+        skipped += size - examined
+    return _decide(work, fits, rejected, count, weighers, bulk, lacking, skipped)
 
 
 def _group_order(
@@ -275,13 +334,23 @@ def rank(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> li
     Each weigher's values are normalised to 0..1 over the hosts (as Nova does),
     multiplied and summed; equal weights are ordered by host name.
     """
+    return [_candidate(fit, weight) for fit, weight in _ranked(fits, work, weighers)]
+
+
+def _ranked(
+    fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig
+) -> list[tuple[HostFit, float]]:
+    """``rank`` without building the candidates."""
+    if len(fits) > 1 and _alike(fits):  # equal weights (see _scores): by name alone
+        weight = _flat(work, weighers)
+        return [(fit, weight) for fit in sorted(fits, key=_NAME)]
     scores = _scores(fits, work, weighers)
     if len(set(scores)) == 1:  # equal weights: by name alone
         names = [fit.index.name for fit in fits]
         order = sorted(range(len(fits)), key=names.__getitem__)
     else:
         order = sorted(range(len(fits)), key=lambda i: (-scores[i], fits[i].index.name))
-    return [_candidate(fits[i], scores[i]) for i in order]
+    return [(fits[i], scores[i]) for i in order]
 
 
 def _best(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> Candidate | None:
@@ -293,6 +362,8 @@ def _best(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> C
 
 
 def _scores(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) -> list[float]:
+    if _alike(fits):  # equal hosts (one fingerprint): every weigher normalises to 0
+        return [_flat(work, weighers)] * len(fits)
     ram = [float(f.index.host.memory_mb - f.index.memory_mb_used) for f in fits]
     if not work.requests:
         return [weighers.ram_multiplier * value for value in _normalise(ram)]
@@ -300,12 +371,28 @@ def _scores(fits: Sequence[HostFit], work: Workload, weighers: WeigherConfig) ->
     pci = [float(PCI_WEIGHER_MAX_DEVS - (n if n < most else most))
            for n in [f.index.free_devices for f in fits]]  # fmt: skip
     ram_multiplier, pci_multiplier = weighers.ram_multiplier, weighers.pci_multiplier
-    if len(set(ram)) == 1 and len(set(pci)) == 1:  # equal hosts (one fingerprint): no spread
-        return [ram_multiplier * 0.0 + pci_multiplier * 0.0] * len(fits)
     return [
         ram_multiplier * a + pci_multiplier * b
         for a, b in zip(_normalise(ram), _normalise(pci), strict=True)
     ]
+
+
+def _flat(work: Workload, weighers: WeigherConfig) -> float:
+    """The weight of every host when all are equal (each weigher normalised to 0)."""
+    if not work.requests:
+        return weighers.ram_multiplier * 0.0
+    return weighers.ram_multiplier * 0.0 + weighers.pci_multiplier * 0.0
+
+
+def _alike(fits: Sequence[HostFit]) -> bool:
+    """Whether every host has the free RAM and free devices of the first."""
+    first = fits[0].index
+    ram, devices = first.host.memory_mb - first.memory_mb_used, first.free_devices
+    for fit in fits:
+        index = fit.index
+        if index.host.memory_mb - index.memory_mb_used != ram or index.free_devices != devices:
+            return False
+    return True
 
 
 def _normalise(values: Sequence[float]) -> list[float]:

@@ -90,7 +90,13 @@ SHAPES_KEPT = 4096  # interned shapes; beyond this many the table starts again
 def _shape(request: PciRequest, default_policy: NumaPolicy | None) -> Shape:
     policy = request.numa_policy or default_policy or NumaPolicy.LEGACY
     try:
-        key = (tuple([tuple(spec.items()) for spec in request.specs]), policy, request.alias_name)
+        specs = request.specs
+        items = (
+            (tuple(specs[0].items()),)
+            if len(specs) == 1
+            else tuple([tuple(spec.items()) for spec in specs])
+        )
+        key = (items, policy, request.alias_name)
         found = _SHAPES.get(key)
     except TypeError:
         return Shape(request, policy, interned=False)
@@ -235,6 +241,13 @@ def evaluate(
         return HostExplanation(index.name, "compute", tuple(capacity_reasons(index, work)))
     if verdicts is None or work.key is None:
         return device_verdict(index, work).apply(index, work)
+    return cached_verdict(index, work, verdicts)
+
+
+def cached_verdict(
+    index: HostIndex, work: Workload, verdicts: MutableMapping[Hashable, Verdict]
+) -> HostFit | HostExplanation:
+    """``evaluate`` past the capacity filter, for a ``work`` with a ``key``."""
     verdict = verdicts.get(work.key)
     if verdict is None:
         if len(verdicts) >= VERDICTS_KEPT:
@@ -261,7 +274,12 @@ class Verdict:
 
     def apply(self, index: HostIndex, work: Workload) -> HostFit | HostExplanation:
         if not self.filter_name:
-            return HostFit(index, _assign(work.requests, self.plans, index.pools), self.cells)
+            plans = self.plans
+            if len(plans) == 1 and len(plans[0]) == 1:  # the common case: one request, one pool
+                ((position, count),) = plans[0]
+                addresses = tuple(index.pools[position].free[:count])
+                return HostFit(index, ((work.requests[0].request, addresses),), self.cells)
+            return HostFit(index, _assign(work.requests, plans, index.pools), self.cells)
         return HostExplanation(index.name, self.filter_name, self._reasons_for(work))
 
     def _reasons_for(self, work: Workload) -> tuple[Reason, ...]:
@@ -442,9 +460,6 @@ def _assign(
     requests: Sequence[CompiledRequest], plans: Sequence[PositionPlan], pools: Sequence[Pool]
 ) -> tuple[tuple[PciRequest, tuple[PciAddress, ...]], ...]:
     """Lowest addresses of each planned pool, never the same device twice."""
-    if len(plans) == 1 and len(plans[0]) == 1:  # the common case: one request, one pool
-        ((position, count),) = plans[0]
-        return ((requests[0].request, tuple(pools[position].free[:count])),)
     offsets: dict[int, int] = {}
     assignments = []
     for request, plan in zip(requests, plans, strict=True):

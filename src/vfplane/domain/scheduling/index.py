@@ -157,6 +157,11 @@ def pool_props(device: SchedDevice) -> dict[str, PropValue]:
 class HostIndex:
     """A host's pools, built once per snapshot and updated by ``take``/``give``."""
 
+    __slots__ = (
+        "_busy_children", "_children", "_devices", "_free", "_pool_of", "_status", "changes",
+        "host", "memory_mb_used", "pools", "vcpus_used",
+    )  # fmt: skip
+
     def __init__(self, host: HostCandidate) -> None:
         self.host = host
         self.vcpus_used = host.vcpus_used
