@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vfplane.db import schedule_stamps
 
 SessionFactory = sessionmaker[Session]
+PING_IDLE_S = 1.0  # a PostgreSQL connection idle this long is checked before use
 SQLITE_POOL = 20  # connections kept open: request threads would otherwise reconnect
 
 
@@ -95,7 +98,30 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "before_cursor_execute", turns.before_execute)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use if it sat idle for ``PING_IDLE_S`` (the database
+    may have restarted meanwhile). ``pool_pre_ping`` would check at every checkout, a round
+    trip per request under load; a connection that fails in use still invalidates the pool."""
+
+    def checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool connects again (up to three tries)
+            raise DisconnectionError(f"a pooled connection is gone: {exc}") from exc
+
+    event.listen(engine, "checkin", checkin)
+    event.listen(engine, "checkout", checkout)
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:

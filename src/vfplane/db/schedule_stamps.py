@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
     BigInteger,
     ColumnElement,
     bindparam,
@@ -54,6 +55,13 @@ _STAMP_HOSTS = {
     .values(schedule_seq=value)
     for postgres, value in _STAMP.items()
 }
+_STAMP_IF_SEEN = {  # the host, only if its stamp is still the one seen; returns the new stamp
+    postgres: update(Host)
+    .where(Host.name == bindparam("host"), Host.schedule_seq == bindparam("seen"))
+    .values(schedule_seq=value)
+    .returning(Host.schedule_seq)
+    for postgres, value in _STAMP.items()
+}
 _CHANGED = select(Host.name, Host.schedule_seq).where(Host.schedule_seq >= bindparam("mark"))
 _XMIN = select(literal_column(_PG_XMIN, BigInteger).label("xmin")).subquery()
 _CHANGED_WITH_XMIN = select(Host.name, Host.schedule_seq, _XMIN.c.xmin).select_from(
@@ -75,6 +83,30 @@ def stamp(session: Session, hosts: Iterable[str]) -> None:
     names = sorted({h for h in hosts if h})
     if names:
         session.connection().execute(_STAMP_HOSTS[_postgres(session)], {"names": names})
+
+
+def stamp_if_seen(session: Session, host: str, seen: int | None) -> int | None:
+    """Mark ``host`` as changed in the current transaction, like ``stamp``. When its stamp
+    was ``seen`` until now (nobody changed the host since whoever saw that stamp), returns
+    the new stamp, in one statement; otherwise ``None``.
+
+    The comparison is made on the row as locked for the update: PostgreSQL re-evaluates it on
+    the newest version after waiting for a concurrent writer; SQLite writes one at a time,
+    on the newest data.
+    """
+    if seen is not None:
+        params = {"host": host, "seen": seen}
+        found = session.connection().execute(_STAMP_IF_SEEN[_postgres(session)], params).first()
+        if found is not None:
+            return int(found[0])
+    stamp(session, [host])
+    return None
+
+
+def stamp_if_seen_cte() -> CTE:
+    """PostgreSQL: ``stamp_if_seen`` as a common table expression to read along with (its
+    one row, ``schedule_seq``, is the new stamp; none when the stamp was not ``seen``)."""
+    return _STAMP_IF_SEEN[True].cte("stamped")
 
 
 def changed_since(session: Session, watermark: int) -> tuple[dict[str, int], int]:

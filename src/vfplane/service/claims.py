@@ -12,12 +12,23 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, Select, Text, bindparam, cast, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -60,9 +71,20 @@ def _family_of(*seed: ColumnElement[bool]) -> Select[Any]:
     )  # fmt: skip
 
 
-_FAMILY_OF_ADDRESSES = _family_of(
-    PciDeviceRecord.address.in_(bindparam("addresses", expanding=True))
-)
+def _claim_scope() -> Select[Any]:
+    """The rows a claim of the seed addresses depends on: the seeds, their PFs and their VFs.
+    A VF's claim reads its PF, not its siblings: the PF's generation moves with every change
+    of one of its VFs, so claims of two siblings still conflict."""
+    on_host = PciDeviceRecord.host == bindparam("host")
+    seeds: BindParameter[list[str]] = bindparam("addresses", expanding=True)
+    parents = select(PciDeviceRecord.parent_addr).where(on_host, PciDeviceRecord.address.in_(seeds))
+    return select(*_COLUMNS).where(
+        on_host, or_(PciDeviceRecord.address.in_(seeds), PciDeviceRecord.parent_addr.in_(seeds),
+                     PciDeviceRecord.address.in_(parents.correlate(None).scalar_subquery()))
+    )  # fmt: skip
+
+
+_FAMILY_OF_ADDRESSES = _claim_scope()
 _FAMILY_OF_INSTANCE = _family_of(PciDeviceRecord.instance_id == bindparam("instance_id"))
 _AS_READ = (
     update(PciDeviceRecord)
@@ -73,7 +95,6 @@ _AS_READ = (
 )
 _UPDATE = _AS_READ.values(status=bindparam("to_status"), instance_id=bindparam("to_instance"),
                           request_id=bindparam("to_request"))  # fmt: skip
-_TOUCH = _AS_READ
 _State = tuple[DeviceStatus, str | None, str | None]
 
 
@@ -101,38 +122,93 @@ def _tracked(row: Row[Any]) -> TrackedDevice:
     return TrackedDevice(device, DeviceStatus(row.status), row.instance_id, row.request_id)
 
 
+def _with_stamp(family: Select[Any]) -> Select[Any]:
+    """PostgreSQL: stamp the host (only if its stamp is still the one seen) and read the
+    rows in one statement; each row carries the new stamp, NULL when the stamp differed.
+    The rows come from the statement's snapshot, taken before any wait for the host: they
+    are current only when the stamp was still the one seen (any other writer stamps)."""
+    stamped = schedule_stamps.stamp_if_seen_cte()
+    return family.add_columns(select(stamped.c.schedule_seq).scalar_subquery().label("stamped"))
+
+
+_STAMPED = {id(f): _with_stamp(f) for f in (_FAMILY_OF_ADDRESSES, _FAMILY_OF_INSTANCE)}
+
+
+def _stamp_and_read(
+    session: Session, host: str, seen: int | None, family: Select[Any], params: dict[str, Any]
+) -> tuple[int | None, _Snapshot]:
+    """Stamp ``host`` (taking its write lock) and read the rows of ``family`` then; returns
+    the new stamp when the stamp replaced was ``seen`` (see ``schedule_stamps``), else None."""
+    params = {"host": host, **params}
+    if seen is not None and session.get_bind().dialect.name == "postgresql":
+        rows = session.connection().execute(_STAMPED[id(family)], {**params, "seen": seen}).all()
+        if rows and rows[0].stamped is not None:
+            return int(rows[0].stamped), _snapshot_of(rows)
+        schedule_stamps.stamp(session, [host])
+        return None, _snapshot(session, family, params)
+    stamped = schedule_stamps.stamp_if_seen(session, host, seen)
+    return stamped, _snapshot(session, family, params)
+
+
 def _snapshot(session: Session, family: Select[Any], params: dict[str, Any]) -> _Snapshot:
-    rows = session.connection().execute(family, params).all()
+    return _snapshot_of(session.connection().execute(family, params).all())
+
+
+def _snapshot_of(rows: Sequence[Row[Any]]) -> _Snapshot:
     tree = DeviceTree([_tracked(row) for row in rows])
     read = {PciAddress.parse(row.address): (row.id, row.generation) for row in rows}
     before = {t.address: (t.status, t.instance_id, t.request_id) for t in tree}
     return _Snapshot(tree, read, before)
 
 
-def _write(session: Session, host: str, snapshot: _Snapshot) -> bool:
-    """Store every changed device, each only if nobody changed it since it was read. The PF
-    of a changed VF moves its generation too, changed or not: two siblings' changes then
-    conflict, so neither can leave the PF in a state that only fits the other's reading."""
+def _write(session: Session, host: str, snapshot: _Snapshot) -> dict[PciAddress, DeviceStatus]:
+    """Store every changed device, each only if nobody changed it since it was read, in one
+    round trip; returns the new status of each. The PF of a changed VF moves its generation
+    too, changed or not: two siblings' changes then conflict, so neither can leave the PF in
+    a state that only fits the other's reading."""
     before = snapshot.before
     changed = [t for t in snapshot.tree
                if (t.status, t.instance_id, t.request_id) != before[t.address]]  # fmt: skip
     if not changed:
-        return False
-    connection = session.connection()
-    for tracked in changed:
+        return {}
+    rows = {t.address: t for t in changed}
+    for tracked in changed:  # their PFs too, changed or not
+        if tracked.parent is not None:
+            rows.setdefault(tracked.parent.address, tracked.parent)
+    params = []
+    for tracked in rows.values():
         row_id, generation = snapshot.rows[tracked.address]
-        result = connection.execute(_UPDATE, {
-            "row_id": row_id, "seen": generation, "to_status": tracked.status.value,
-            "to_instance": tracked.instance_id, "to_request": tracked.request_id})  # fmt: skip
-        if result.rowcount != 1:
-            raise _StaleRow(f"PCI device {tracked.address} on {host} changed meanwhile")
-    touched = {t.parent.address for t in changed if t.parent is not None} - {
-        t.address for t in changed}  # fmt: skip
-    for address in touched:
-        row_id, generation = snapshot.rows[address]
-        if connection.execute(_TOUCH, {"row_id": row_id, "seen": generation}).rowcount != 1:
-            raise _StaleRow(f"PCI device {address} on {host} changed meanwhile")
-    return True
+        params.append({"row_id": row_id, "seen": generation, "to_status": tracked.status.value,
+                       "to_instance": tracked.instance_id,
+                       "to_request": tracked.request_id})  # fmt: skip
+    if session.connection().execute(_UPDATE, params).rowcount != len(params):
+        raise _StaleRow(f"PCI devices on {host} changed meanwhile")
+    return {t.address: t.status for t in changed}
+
+
+class Observer(Protocol):
+    """Who keeps a picture of the hosts (``HostView``) and can take a change in directly."""
+
+    def stamp_of(self, host: str) -> int | None:
+        """The stamp of ``host`` that the picture is of, if the picture can be trusted."""
+
+    def changed(
+        self, host: str, seen: int, stamp: int, statuses: Mapping[PciAddress, DeviceStatus]
+    ) -> None:
+        """``host`` went from stamp ``seen`` to ``stamp`` by exactly these status changes."""
+
+
+_OBSERVER = "vfplane.claims.observer"
+
+
+def observe(session: Session, observer: Observer) -> None:
+    """Hand every device change that ``session`` commits from now on to ``observer``, when
+    nothing else changed the host since the stamp that ``observer`` holds of it."""
+    session.info[_OBSERVER] = observer
+
+
+def _unflushed(session: Session) -> bool:
+    return bool(session.new or session.dirty or session.deleted)
 
 
 def _transact(
@@ -142,16 +218,17 @@ def _transact(
     """Apply ``change`` to fresh rows and write it. The host is stamped first: that takes
     SQLite's write lock (PostgreSQL: the host row's), so changes on one host queue instead
     of racing; a row still changed meanwhile (by a writer that did not stamp first) means
-    reading again, a rule broken means giving up."""
+    reading again, a rule broken means giving up. An observer whose picture of the host was
+    current until this change (its stamp is the one replaced) is handed the change."""
+    observer: Observer | None = session.info.get(_OBSERVER)
+    seen = observer.stamp_of(host) if observer is not None else None
     for _ in range(WRITE_TRIES):
         try:
-            schedule_stamps.stamp(session, [host])
-            family, params = scope
-            snapshot = _snapshot(session, family, {"host": host, **params})
+            stamped, snapshot = _stamp_and_read(session, host, seen, *scope)
             change(snapshot.tree)
-            _write(session, host, snapshot)
+            statuses = _write(session, host, snapshot)
+            stamped = None if _unflushed(session) else stamped  # the commit would stamp again
             session.commit()  # also what the caller's session holds, as it always did
-            return
         except DeviceStateError as exc:
             session.rollback()
             raise ClaimConflict(str(exc)) from exc
@@ -161,6 +238,10 @@ def _transact(
         except BaseException:
             session.rollback()
             raise
+        else:
+            if observer is not None and seen is not None and stamped is not None:
+                observer.changed(host, seen, stamped, statuses)
+            return
     raise ClaimConflict(f"the devices of {host} keep changing; try again")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -34,6 +34,7 @@ from vfplane.domain.scheduling import (
     WeigherConfig,
     schedule,
 )
+from vfplane.service import claims
 
 NAMES_PER_QUERY = 500  # bound parameters per IN list, well under every backend's limit
 DEVICE_CACHE = 100_000  # distinct device rows kept for sharing
@@ -60,11 +61,20 @@ class _Devices:
     def __init__(self) -> None:
         self._tags: dict[str, Mapping[str, Any]] = {}
         self._devices: dict[DeviceRow, SchedDevice] = {}
+        self._rows: dict[int, DeviceRow] = {}  # by id() of each device in _devices
 
     def __call__(self, rows: tuple[DeviceRow, ...]) -> tuple[SchedDevice, ...]:
         if len(self._devices) > DEVICE_CACHE:
             self._devices.clear()
+            self._rows.clear()
         return tuple(self._device(row) for row in rows)
+
+    def with_status(self, device: SchedDevice, status: DeviceStatus) -> SchedDevice:
+        """``device`` in ``status``: shared, as if read so from the database."""
+        row = self._rows.get(id(device))
+        if row is None or self._devices.get(row) is not device:  # not (or no longer) shared
+            return replace(device, status=status)
+        return self._device((*row[:7], status.value, *row[8:]))
 
     def _device(self, row: DeviceRow) -> SchedDevice:
         found = self._devices.get(row)
@@ -76,6 +86,7 @@ class _Devices:
                 parent_addr=PciAddress.parse(parent) if parent else None, numa_node=numa,
                 tags=self._parsed_tags(tags), status=DeviceStatus(status), netdev=netdev,
             )  # fmt: skip
+            self._rows[id(found)] = row
         return found
 
     def _parsed_tags(self, text: str | None) -> Mapping[str, Any]:
@@ -175,6 +186,7 @@ class HostView:
         self, session: Session, request: InstanceRequest, only: str | None = None
     ) -> Decision:
         """Schedule ``request`` over every host, or only the one named ``only``."""
+        claims.observe(session, self)  # its claims come back here without a reload
         with self._lock:
             self._catch_up(session)
             hosts: Iterable[HostIndex] | HostCatalog = self._catalog
@@ -195,6 +207,35 @@ class HostView:
         """Read ``host`` again before the next decision (a claim there lost a race)."""
         with self._lock:
             self._stale.add(host)
+
+    def stamp_of(self, host: str) -> int | None:
+        """The stamp of the picture held of ``host``; None when it is not to be trusted."""
+        with self._lock:
+            if host in self._stale or host not in self._catalog:
+                return None
+            return self._stamps.get(host)
+
+    def changed(
+        self, host: str, seen: int, stamp: int, statuses: Mapping[PciAddress, DeviceStatus]
+    ) -> None:
+        """A committed claim (or allocation, or release) took ``host`` from stamp ``seen``
+        to ``stamp`` by changing these statuses: when the picture held of the host is still
+        of ``seen``, these changes make it current without reading the host again."""
+        with self._lock:
+            if self._stamps.get(host) != seen or host in self._stale or host not in self._catalog:
+                return  # read again at the next catch-up: the stamps differ
+            index = self._catalog.get(host)
+            devices, found = list(index.host.devices), 0
+            for position, device in enumerate(devices):
+                status = statuses.get(device.address)
+                if status is not None:
+                    devices[position] = self._devices.with_status(device, status)
+                    found += 1
+            if found != len(statuses):
+                self._stale.add(host)  # a device the picture lacks: not the picture of `seen`
+                return
+            self._catalog.put(index.updated(replace(index.host, devices=tuple(devices))))
+            self._stamps[host] = stamp
 
     def _catch_up(self, session: Session) -> None:
         stamps, watermark = schedule_stamps.changed_since(session, self._watermark)
