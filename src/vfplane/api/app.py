@@ -28,7 +28,7 @@ from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
 from vfplane.db.pg_listener import PgListener
-from vfplane.service import host_changes, server_actions, server_domains
+from vfplane.service import host_changes, orphans, server_actions, server_domains
 from vfplane.service.context import RequestContext
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +52,12 @@ def expire_stuck_builds(deps: ApiDependencies) -> list[str]:
         return expired + server_actions.expire_actions(session, now, action_timeout)
 
 
+def sweep_orphaned_devices(deps: ApiDependencies) -> list[orphans.Orphan]:
+    """Free the PCI devices still held for servers that no longer exist (see ``orphans``)."""
+    with deps.sessions() as session:
+        return orphans.sweep_orphans(session)
+
+
 async def _warm_host_view(deps: ApiDependencies) -> None:
     try:
         await run_in_threadpool(deps.host_view.warm, deps.sessions)
@@ -66,7 +72,13 @@ async def _warm_host_view(deps: ApiDependencies) -> None:
 
 
 async def _sweep(deps: ApiDependencies) -> None:
+    """Orphaned devices are freed at startup and after every build-timeout sweep (which
+    may leave some: a boot whose claim races the timeout)."""
     while True:
+        try:
+            await run_in_threadpool(sweep_orphaned_devices, deps)
+        except Exception:
+            LOG.exception("the orphaned-device sweep failed; trying again later")
         await asyncio.sleep(SWEEP_INTERVAL)
         try:
             await run_in_threadpool(expire_stuck_builds, deps)
