@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from vfplane.binding.manager import BindingManager
 from vfplane.db.engine import SessionFactory
 from vfplane.domain.alias import Alias, parse_aliases
 from vfplane.domain.scheduling import WeigherConfig
+from vfplane.errors import Forbidden
 from vfplane.service.context import RequestContext
 from vfplane.service.host_view import ComputeConfig, HostView
 from vfplane.service.identity import validate_token
@@ -78,6 +80,38 @@ def database(deps: Deps) -> Iterator[Session]:
 Db = Annotated[Session, Depends(database)]
 
 
+# What the credentials of one host's agent may call: its reports, its host's desired state, the
+# ports bound to its host (``service.ports`` narrows them) and its own token. The service role
+# gives it nothing else: no other project's resources, no binding attributes, no explanations.
+_AGENT_ROUTES = tuple(
+    (frozenset(methods.split()), re.compile(path))
+    for methods, path in (
+        ("POST", r"/v1/agents/heartbeat"),
+        ("GET", r"/v1/(hosts|devices)"),
+        ("GET PUT", r"/v1/hosts/[^/]+"),
+        ("GET", r"/v1/hosts/[^/]+/desired"),
+        ("POST", r"/v1/hosts/[^/]+/(ports|servers)/status"),
+        ("GET", r"/network/v2\.0/ports(/[^/]+)?"),
+        ("GET DELETE", r"/identity/v3/auth/tokens"),
+        ("GET", r"/identity/v3/auth/catalog"),
+    )
+)
+
+
+def check_agent_route(request: Request, context: RequestContext) -> None:
+    """403 for a host's agent calling anything but what its agent needs."""
+    if context.host_scope is None:
+        return
+    path, method = request.url.path.rstrip("/"), request.method
+    if any(method in methods and rx.fullmatch(path) for methods, rx in _AGENT_ROUTES):
+        return
+    raise Forbidden(
+        f"{method} {path}: these credentials belong to the agent of host {context.host_scope}; "
+        "they report for that host only",
+        kind="PolicyNotAuthorized",
+    )
+
+
 def caller(
     request: Request,
     deps: Deps,
@@ -95,6 +129,7 @@ def caller(
             context = validate_token(session, token, now)
         if context.token_expires_at is not None:
             deps.tokens.put(token, context, context.token_expires_at)
+    check_agent_route(request, context)
     request.state.context = context
     return context
 

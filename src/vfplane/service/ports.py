@@ -27,6 +27,7 @@ from vfplane.service.port_bindings import (
     active_binding,
     bind_port_if_needed,
     checked_profile,
+    current_binding,
     reset_binding,
 )
 from vfplane.settings import NetworkSettings
@@ -95,17 +96,32 @@ def get_port(session: Session, context: RequestContext, port_id: str) -> Port:
     return port
 
 
+def show_port(session: Session, context: RequestContext, port_id: str) -> Port:
+    """``get_port`` for a caller; a host's agent sees only the ports bound to its host."""
+    port = get_port(session, context, port_id)
+    binding = current_binding(port)
+    if context.host_scope is not None and (binding is None or binding.host != context.host_scope):
+        raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
+    return port
+
+
 def list_ports(
     session: Session, context: RequestContext, filters: Mapping[str, Sequence[str]]
 ) -> list[Port]:
-    """Visible ports; ``network_id``, ``device_id`` and ``binding:host_id`` filter in SQL."""
+    """Visible ports; ``network_id``, ``device_id`` and ``binding:host_id`` filter in SQL.
+
+    A host's agent lists only the ports bound to its host."""
     query = visible_ports(context)
     if filters.get("network_id"):
         query = query.where(Port.network_id.in_(filters["network_id"]))
     if filters.get("device_id"):
         query = query.where(Port.device_id.in_(filters["device_id"]))
     hosts = filters.get("binding:host_id")
-    if hosts and context.is_admin_or_service:
+    if context.host_scope is not None:
+        if hosts and context.host_scope not in hosts:
+            return []
+        hosts = [context.host_scope]
+    if hosts and (context.is_admin_or_service or context.host_scope is not None):
         bound = select(PortBinding.port_id).where(
             PortBinding.status == "ACTIVE", PortBinding.host.in_(hosts)
         )

@@ -189,7 +189,7 @@ def list_ports(request: Request, caller: Caller, session: Db) -> dict[str, Any]:
 
 @router.get("/ports/{port_id}", summary="Show a port")
 def show_port(port_id: str, request: Request, caller: Caller, session: Db) -> dict[str, Any]:
-    return single(request, "port", render_port(service.get_port(session, caller, port_id), caller))
+    return single(request, "port", render_port(service.show_port(session, caller, port_id), caller))
 
 
 @router.post("/ports", status_code=201, summary="Create a port")
