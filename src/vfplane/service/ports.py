@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -406,9 +406,21 @@ def _replace_fixed_ips(
     port.fixed_ips.extend(assign_fixed_ips(port.id, plan))
 
 
+def held_port(session: Session, context: RequestContext, port_id: str) -> Port:
+    """The port, read again once its row is held until the next commit (PostgreSQL's row
+    lock, SQLite's write turn), so that a binding committed meanwhile is seen."""
+    get_port(session, context, port_id)
+    hold = update(Port).where(Port.id == port_id).values(revision_number=Port.revision_number + 1)
+    session.connection().execute(hold)
+    port = session.get(Port, port_id, populate_existing=True)
+    if port is None:
+        raise NotFound(f"Port {port_id} could not be found.", kind="PortNotFound")
+    return port
+
+
 def delete_port(session: Session, context: RequestContext, port_id: str) -> None:
     """Delete the port; its addresses and bindings go with it."""
-    port = get_port(session, context, port_id)
+    get_port(session, context, port_id)
     context.require_write("Deleting a port")
-    session.delete(port)
+    session.delete(held_port(session, context, port_id))
     session.commit()

@@ -93,8 +93,10 @@ def refresh(session: Session, server: Server, now: datetime) -> None:
     """BUILD → ACTIVE once the domain runs and every port is ACTIVE."""
     if server.status != "BUILD" or server.power_state != 1:
         return
-    statuses = [session.get_one(Port, p["port_id"]).status for p in server.ports]
-    if all(status == "ACTIVE" for status in statuses):
+    ports = session.scalars(
+        select(Port.status).where(Port.id.in_([p["port_id"] for p in server.ports]))
+    )
+    if all(status == "ACTIVE" for status in ports):
         server.status, server.vm_state, server.task_state = "ACTIVE", "active", None
         server.launched_at = server.updated_at = now
 

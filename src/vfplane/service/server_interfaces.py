@@ -20,6 +20,7 @@ from vfplane.domain.requests import PciRequest
 from vfplane.domain.scheduling import InstanceRequest
 from vfplane.errors import Conflict, NotFound
 from vfplane.service import claims
+from vfplane.service import ports as port_service
 from vfplane.service.context import RequestContext
 from vfplane.service.server_actions import finish_action, record_action, require_state
 from vfplane.service.server_ports import NicRequest, ServerPort, bind_ports, prepare_ports
@@ -162,3 +163,23 @@ def settle(
             entries.append(entry)
     if changed:
         server.ports = entries
+
+
+def delete_port(session: Session, context: RequestContext, port_id: str, now: datetime) -> None:
+    """Delete a port; a server holding it forgets it and gives back its device (Nova's answer
+    to Neutron's network-vif-deleted), so no VF stays claimed for a port that is gone."""
+    port_service.get_port(session, context, port_id)
+    context.require_write("Deleting a port")
+    port = port_service.held_port(session, context, port_id)
+    owner = session.get(Server, port.device_id) if port.device_id else None
+    request_ids: set[str] = set()
+    if owner is not None and any(p["port_id"] == port_id for p in owner.ports):
+        request_ids = {r["request_id"] for r in owner.pci_requests
+                       if r.get("requester_id") == port_id}  # fmt: skip
+        owner.ports = [p for p in owner.ports if p["port_id"] != port_id]
+        owner.pci_requests = [r for r in owner.pci_requests
+                              if r["request_id"] not in request_ids]  # fmt: skip
+        owner.updated_at = now
+    port_service.delete_port(session, context, port_id)  # commits the server's change too
+    if owner is not None and owner.host and request_ids:
+        claims.free(session, owner.host, owner.id, request_ids)

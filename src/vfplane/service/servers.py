@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from vfplane.db.compute_tables import Server
@@ -188,6 +188,9 @@ def boot(
     instance = InstanceRequest(int(flavor["vcpus"]), int(flavor["ram"]), requests,
                                guest_numa_nodes=guest_nodes)  # fmt: skip
     candidate = place(session, server, instance, tools.hosts)
+    if not _still_building(session, server, now):
+        _abandon(session, context, server, ports, candidate, tools, now)
+        return server
     if candidate is None:
         summary = (server.explanation or {}).get("summary", "")
         fail(session, context, server, tools, now, f"No valid host was found. {summary}".strip())
@@ -197,6 +200,9 @@ def boot(
     session.commit()
     failures = bind_ports(session, server.id, candidate.host, _slots(ports, candidate),
                           tools.binder, now)  # fmt: skip
+    if not _still_building(session, server, now):
+        _abandon(session, context, server, ports, candidate, tools, now)
+        return server
     if failures:
         fail(session, context, server, tools, now, "Port binding failed", "; ".join(failures))
         return server
@@ -205,6 +211,30 @@ def boot(
     server.updated_at = now
     session.commit()
     return server
+
+
+def _still_building(session: Session, server: Server, now: datetime) -> bool:
+    """Whether ``server`` is still a live build, holding its row until the next commit
+    (PostgreSQL's row lock, SQLite's write turn): a delete or the build timeout may have
+    taken it meanwhile."""
+    held = update(Server).where(Server.id == server.id, Server.status == "BUILD",
+                                Server.deleted_at.is_(None)).values(updated_at=now)  # fmt: skip
+    if session.connection().execute(held).rowcount:
+        return True
+    session.rollback()
+    return False
+
+
+def _abandon(
+    session: Session, context: RequestContext, server: Server, ports: Sequence[ServerPort],
+    candidate: Candidate | None, tools: BootTools, now: datetime,
+) -> None:  # fmt: skip
+    """A build deleted or failed by another request gives back what it took since."""
+    LOG.info("server %s was deleted or failed while it was being built", server.id)
+    release_ports(session, context, ports, tools.binder, now, owner=server.id)
+    if candidate is not None:
+        claims.free(session, candidate.host, server.id)
+    session.commit()
 
 
 def get_server(session: Session, context: RequestContext, server_id: str) -> Server:

@@ -199,3 +199,23 @@ def test_a_boot_neither_binds_nor_releases_a_port_another_server_took_meanwhile(
     shown = api.get("admin", f"/network/v2.0/ports/{port['id']}").json()["port"]
     assert (shown["device_id"], shown["binding:host_id"]) == ("other-server", "")
     assert shown["binding:profile"] == {}
+
+
+def test_deleting_a_servers_port_gives_its_vf_back(api: Api) -> None:
+    """As Nova does on Neutron's network-vif-deleted: the server forgets the port and its VF
+    is free again; the host's desired state no longer shows the interface."""
+    _register(api)
+    network_id = make_network(api, vlan=101, shared=True)
+    make_subnet(api, network_id)
+    port = make_port(api, "demo", network_id, **{"binding:vnic_type": "direct"})
+    server = _boot(api, [{"port": port["id"]}], who="demo")
+    slot = api.get("admin", f"/network/v2.0/ports/{port['id']}").json()["port"]["binding:profile"][
+        "pci_slot"
+    ]
+    assert _devices(api)[slot] == "allocated"
+    assert api.delete("demo", f"/network/v2.0/ports/{port['id']}").status_code == 204
+    assert _devices(api)[slot] == "available"
+    desired = api.get("admin", "/v1/hosts/compute-1/desired?timeout=0").json()
+    assert [s["interfaces"] for s in desired["servers"] if s["id"] == server["id"]] == [[]]
+    assert api.delete("demo", f"{SERVERS}/{server['id']}").status_code == 204
+    assert set(_devices(api).values()) == {"available"}

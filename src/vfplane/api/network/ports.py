@@ -13,6 +13,7 @@ from vfplane.db.tables import Port
 from vfplane.domain.networks import VnicType
 from vfplane.errors import InvalidInput
 from vfplane.service import ports as service
+from vfplane.service import server_interfaces
 from vfplane.service.context import RequestContext
 from vfplane.service.ipam import FixedIpRequest
 from vfplane.service.port_bindings import current_binding
@@ -214,6 +215,6 @@ def update_port(
 
 
 @router.delete("/ports/{port_id}", status_code=204, summary="Delete a port")
-def delete_port(port_id: str, caller: Caller, session: Db) -> Response:
-    service.delete_port(session, caller, port_id)
+def delete_port(port_id: str, caller: Caller, session: Db, deps: Deps) -> Response:
+    server_interfaces.delete_port(session, caller, port_id, deps.clock())
     return Response(status_code=204)
