@@ -12,7 +12,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from vfplane.binding.manager import BindingManager
-from vfplane.db.engine import SessionFactory
+from vfplane.db.engine import SessionFactory, close_session
 from vfplane.domain.alias import Alias, parse_aliases
 from vfplane.domain.scheduling import WeigherConfig
 from vfplane.errors import Forbidden
@@ -73,8 +73,13 @@ Deps = Annotated[ApiDependencies, Depends(dependencies)]
 
 
 def database(deps: Deps) -> Iterator[Session]:
-    with deps.sessions() as session:
+    """The request's session, closed after the handler (quietly, should the database have
+    dropped its connection meanwhile: the handler's answer stands)."""
+    session = deps.sessions()
+    try:
         yield session
+    finally:
+        close_session(session)
 
 
 Db = Annotated[Session, Depends(database)]

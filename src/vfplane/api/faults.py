@@ -14,6 +14,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vfplane.errors import ApiError
@@ -44,6 +46,23 @@ def error_response(request: Request, status: int, kind: str, message: str) -> JS
     return JSONResponse(
         error_body(request.url.path, status, kind, message), status_code=status, headers=headers
     )
+
+
+DB_RETRY_AFTER_S = 1
+
+
+def database_fault(exc: Exception) -> str | None:
+    """The message of a 503 for a database that cannot serve the request now (its
+    connection was lost, it refuses connections, no pooled connection came free); None
+    for any other error. The pool replaces a lost connection, so a retry may succeed."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return "The database connection was lost; retry the request."
+    if isinstance(exc, PoolTimeout):
+        return "No database connection came free in time; retry the request."
+    if isinstance(exc, OperationalError):
+        cause = type(exc.orig).__name__ if exc.orig is not None else "OperationalError"
+        return f"The database is unavailable ({cause}); retry the request."
+    return None
 
 
 def _field_name(location: tuple[Any, ...]) -> str:
@@ -79,6 +98,16 @@ def install_fault_handlers(app: FastAPI) -> None:
             message = f"The resource could not be found: {request.method} {request.url.path}"
         return error_response(request, exc.status_code, kind, message)
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        message = database_fault(exc)
+        if message is None:
+            return await on_unexpected(request, exc)
+        LOG.warning("%s %s: %s (%s)", request.method, request.url.path, message,
+                    str(exc).splitlines()[0])  # fmt: skip
+        response = error_response(request, 503, "ServiceUnavailable", message)
+        response.headers["Retry-After"] = str(DB_RETRY_AFTER_S)
+        return response
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         LOG.exception("unexpected error serving %s %s", request.method, request.url.path)
         return error_response(
@@ -88,4 +117,6 @@ def install_fault_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(DBAPIError, on_database)
+    app.add_exception_handler(PoolTimeout, on_database)
     app.add_exception_handler(Exception, on_unexpected)

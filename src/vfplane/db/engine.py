@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import select
 import sqlite3
 import threading
 import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vfplane.db import schedule_stamps
 
+LOG = logging.getLogger(__name__)
 SessionFactory = sessionmaker[Session]
 PING_IDLE_S = 1.0  # a PostgreSQL connection idle this long is checked before use
 SQLITE_POOL = 20  # connections kept open: request threads would otherwise reconnect
@@ -105,15 +108,20 @@ def make_engine(url: str) -> Engine:
 
 def _ping_when_idle(engine: Engine) -> None:
     """Check a pooled connection before use if it sat idle for ``PING_IDLE_S`` (the database
-    may have restarted meanwhile). ``pool_pre_ping`` would check at every checkout, a round
-    trip per request under load; a connection that fails in use still invalidates the pool."""
+    may have restarted meanwhile) or the server sent it something while it was idle (a
+    connection terminated by the server gets its FATAL message, then end of file).
+    ``pool_pre_ping`` would check at every checkout, a round trip per request under load;
+    looking for pending input costs no round trip. A connection that fails in use still
+    invalidates the pool."""
 
     def checkin(_dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
 
     def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         since = record.info.pop("idle_since", None)
-        if since is None or time.monotonic() - since < PING_IDLE_S:
+        if since is None:
+            return
+        if time.monotonic() - since < PING_IDLE_S and not _input_pending(dbapi_connection):
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
@@ -124,11 +132,34 @@ def _ping_when_idle(engine: Engine) -> None:
     event.listen(engine, "checkout", checkout)
 
 
+def _input_pending(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket has something to read (or is gone): nothing is
+    pending on a healthy idle connection, which has no query running and listens to nothing."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except Exception:  # closed or not a socket: the ping decides
+        return True
+    return bool(readable)
+
+
 def make_session_factory(engine: Engine) -> SessionFactory:
     """Sessions that stamp the hosts whose scheduling picture they change."""
     sessions = sessionmaker(engine, expire_on_commit=False)
     schedule_stamps.install(sessions)
     return sessions
+
+
+def close_session(session: Session) -> None:
+    """Close ``session``; a connection lost meanwhile is only logged. Closing rolls back what
+    was not committed, which the database did anyway when it dropped the connection (and the
+    pool has invalidated it), so a request whose answer is ready must not fail here."""
+    try:
+        session.close()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        LOG.warning("the database connection was lost before its session closed: %s",
+                    str(exc.orig).splitlines()[0] if exc.orig is not None else exc)  # fmt: skip
 
 
 def sqlite_url(path: str) -> str:

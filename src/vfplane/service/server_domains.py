@@ -187,9 +187,19 @@ def expire_builds(
     expired = []
     for server in list(stuck):
         if (now - server.updated_at).total_seconds() > timeout:
-            waiting = "the domain to start" if server.power_state != 1 else "its ports to go ACTIVE"
+            where = f" on host {server.host}" if server.host else ""
             fail(session, context, server, tools, now,
-                 f"Build timed out after {timeout:.0f} s on host {server.host} waiting for "
-                 f"{waiting}")  # fmt: skip
+                 f"Build timed out after {timeout:g} s{where} waiting for "
+                 f"{_waiting_for(server)}")  # fmt: skip
             expired.append(server.id)
     return expired
+
+
+def _waiting_for(server: Server) -> str:
+    """What a build stuck in BUILD was waiting for. Scheduling and binding happen inside the
+    boot request: a build left there was cut short (its server process stopped)."""
+    if server.task_state == "scheduling":
+        return "a host to be chosen (the boot request did not finish)"
+    if server.task_state == "networking":
+        return "its ports to be bound (the boot request did not finish)"
+    return "the domain to start" if server.power_state != 1 else "its ports to go ACTIVE"
