@@ -187,6 +187,8 @@ class HostView:
     ) -> Decision:
         """Schedule ``request`` over every host, or only the one named ``only``."""
         claims.observe(session, self)  # its claims come back here without a reload
+        session.flush()  # nothing to write (nor a write turn to wait for) under the lock,
+        session.connection()  # nor a pooled connection to wait for
         with self._lock:
             self._catch_up(session)
             hosts: Iterable[HostIndex] | HostCatalog = self._catalog

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vfplane.db.compute_tables import Server
@@ -188,38 +188,40 @@ def boot(
     instance = InstanceRequest(int(flavor["vcpus"]), int(flavor["ram"]), requests,
                                guest_numa_nodes=guest_nodes)  # fmt: skip
     candidate = place(session, server, instance, tools.hosts)
-    if not _still_building(session, server, now):
-        _abandon(session, context, server, ports, candidate, tools, now)
-        return server
     if candidate is None:
         summary = (server.explanation or {}).get("summary", "")
         fail(session, context, server, tools, now, f"No valid host was found. {summary}".strip())
         return server
     server.host, server.task_state = candidate.host, "networking"
     server.numa_nodes = list(candidate.numa_cells)
+    if not _flushed_while_building(session, server):
+        _abandon(session, context, server, ports, candidate, tools, now)
+        return server
     session.commit()
     failures = bind_ports(session, server.id, candidate.host, _slots(ports, candidate),
                           tools.binder, now)  # fmt: skip
-    if not _still_building(session, server, now):
-        _abandon(session, context, server, ports, candidate, tools, now)
-        return server
     if failures:
         fail(session, context, server, tools, now, "Port binding failed", "; ".join(failures))
         return server
     claims.allocate(session, candidate.host, server.id)
     server.task_state = "spawning"
     server.updated_at = now
+    if not _flushed_while_building(session, server):
+        _abandon(session, context, server, ports, candidate, tools, now)
+        return server
     session.commit()
     return server
 
 
-def _still_building(session: Session, server: Server, now: datetime) -> bool:
-    """Whether ``server`` is still a live build, holding its row until the next commit
-    (PostgreSQL's row lock, SQLite's write turn): a delete or the build timeout may have
-    taken it meanwhile."""
-    held = update(Server).where(Server.id == server.id, Server.status == "BUILD",
-                                Server.deleted_at.is_(None)).values(updated_at=now)  # fmt: skip
-    if session.connection().execute(held).rowcount:
+def _flushed_while_building(session: Session, server: Server) -> bool:
+    """Write the server's changes, then read back whether it is still a live build (a delete
+    or the build timeout may have taken it meanwhile); its row stays held until the commit.
+    The flush's hooks stamp the host before the server row is written, as a delete's do,
+    so concurrent deletes and boots take their locks in one order."""
+    session.flush()
+    query = select(Server.status, Server.deleted_at).where(Server.id == server.id)
+    status, deleted_at = session.execute(query).one()
+    if status == "BUILD" and deleted_at is None:
         return True
     session.rollback()
     return False
