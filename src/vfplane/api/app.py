@@ -27,6 +27,7 @@ from vfplane.api import (
 from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
+from vfplane.api.nul_guard import NulCharacters
 from vfplane.db.pg_listener import PgListener
 from vfplane.service import host_changes, orphans, server_actions, server_domains
 from vfplane.service.context import RequestContext
@@ -157,6 +158,7 @@ def create_app(deps: ApiDependencies, *, build_models: bool = True) -> FastAPI:
     app.include_router(image.router)
     app.include_router(native_servers.router)
 
+    app.add_middleware(NulCharacters)
     app.add_middleware(RequestIds)
 
     # FastAPI builds each route's request models lazily on first use, and building them from

@@ -18,6 +18,7 @@ from vfplane.service.context import RequestContext
 
 router = APIRouter(prefix="/v1", tags=["native: hosts"])
 MAX_WAIT = 60.0
+MAX_INT = 2**31 - 1  # the database columns are 32-bit integers
 
 
 class _Body(BaseModel):
@@ -30,26 +31,26 @@ class DeviceBody(_Body):
     product_id: str = Field(pattern=r"^[0-9a-f]{4}$")
     dev_type: str = Field(pattern=r"^type-(PF|VF|PCI)$")
     parent_addr: str | None = None
-    numa_node: int | None = Field(None, ge=0)
+    numa_node: int | None = Field(None, ge=0, le=MAX_INT)
     driver: str | None = None
     ifname: str | None = None
     pf_ifname: str | None = None
-    vf_index: int | None = Field(None, ge=0)
+    vf_index: int | None = Field(None, ge=0, le=MAX_INT)
     mac: str | None = None
-    iommu_group: int | None = None
+    iommu_group: int | None = Field(None, ge=0, le=MAX_INT)
     physical_network: str | None = None
     tags: dict[str, str | None] = Field(default_factory=dict)
 
 
 class NumaNodeBody(_Body):
-    id: int = Field(ge=0)
+    id: int = Field(ge=0, le=MAX_INT)
     cpus: list[int] = Field(default_factory=list)
-    memory_mb: int = Field(0, ge=0)
+    memory_mb: int = Field(0, ge=0, le=MAX_INT)
 
 
 class HostBody(_Body):
-    vcpus: int = Field(ge=0)
-    memory_mb: int = Field(ge=0)
+    vcpus: int = Field(ge=0, le=MAX_INT)
+    memory_mb: int = Field(ge=0, le=MAX_INT)
     numa_topology: list[NumaNodeBody] = Field(default_factory=list)
     configurations: dict[str, Any] = Field(default_factory=dict)
     devices: list[DeviceBody] = Field(default_factory=list)

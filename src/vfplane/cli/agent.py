@@ -18,14 +18,24 @@ from vfplane.agent.loop import Agent, AgentTiming
 from vfplane.agent.reconcile import Reconciler
 from vfplane.cli.errors import reported_errors
 from vfplane.client import ApiClient, Credentials
-from vfplane.domain.device_mappings import parse_physical_device_mappings
+from vfplane.domain.device_mappings import parse_device_mappings, parse_physical_device_mappings
+from vfplane.domain.devspec import parse_device_spec
 from vfplane.errors import ConfigError
 from vfplane.host.hypervisor import LibvirtHypervisor
 from vfplane.host.netlink_nic import NetlinkNic
 from vfplane.host.nic import NicDriver
 from vfplane.host.simulated_nic import SimulatedNic
+from vfplane.host.sysfs import SysfsReader
 from vfplane.host.vf_state_store import VfStateStore
 from vfplane.settings import Settings, load_settings
+
+
+def check_config(settings: Settings) -> None:
+    """Refuse to start on [pci] device_spec or [agent] mappings that every scan would reject
+    (the agent's loop would only log them and retry forever)."""
+    agent = settings.agent
+    parse_device_spec(settings.pci.device_spec, SysfsReader(agent.sysfs_root))
+    parse_device_mappings(agent.physical_device_mappings, agent.exclude_devices)
 
 
 def build_agent(settings: Settings) -> Agent:
@@ -33,6 +43,7 @@ def build_agent(settings: Settings) -> Agent:
     if not agent.username or not agent.password:
         raise ConfigError("[agent] username and password are required (the agent's account; "
                           "VFPLANE_AGENT__PASSWORD works too)")  # fmt: skip
+    check_config(settings)
     host = agent.host or socket.gethostname()
     nic: NicDriver = (
         SimulatedNic(agent.sysfs_root)

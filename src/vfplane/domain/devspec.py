@@ -171,21 +171,24 @@ def parse_device_spec(values: Iterable[object], facts: PciFacts) -> DeviceSpecLi
     return DeviceSpecList(tuple(entries), tuple(warnings))
 
 
+INVALID = "device_spec: Invalid entry:"  # Nova's words, and the option they are about
+
+
 def _entries_of(value: object) -> list[Mapping[str, object]]:
     decoded = value
     if isinstance(value, str):
         try:
             decoded = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise InvalidDeviceSpec(f"Invalid entry: '{value}' is not JSON ({exc.msg})") from exc
+            raise InvalidDeviceSpec(f"{INVALID} '{value}' is not JSON ({exc.msg})") from exc
     if isinstance(decoded, Mapping):
         return [decoded]
     if isinstance(decoded, Sequence) and not isinstance(decoded, str):
         for item in decoded:
             if not isinstance(item, Mapping):
-                raise InvalidDeviceSpec(f"Invalid entry: '{value}': Expecting dict, got {item!r}")
+                raise InvalidDeviceSpec(f"{INVALID} '{value}': Expecting dict, got {item!r}")
         return list(decoded)
-    raise InvalidDeviceSpec(f"Invalid entry: '{value}': Expecting list or dict")
+    raise InvalidDeviceSpec(f"{INVALID} '{value}': Expecting list or dict")
 
 
 def _parse_entry(

@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from tests.functional.api.conftest import Api
 from tests.functional.api.port_helpers import heartbeat, make_network, make_port, update_port
 
@@ -62,6 +64,28 @@ def test_invalid_registration_is_400_naming_the_field(api: Api) -> None:
     response = _register(api, devices=[{**_device(VF0), "address": "3b:02.0"}])
     assert response.status_code == 400
     assert "devices.0.address" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        # Found by the OpenAPI fuzz test: numbers past the 32-bit columns were a 500.
+        ("memory_mb", {"vcpus": 2720, "memory_mb": 137443346524949348352}),
+        ("vcpus", {"vcpus": 2**31, "memory_mb": 1}),
+        ("numa_topology.0.memory_mb", {"vcpus": 1, "memory_mb": 1,
+                                       "numa_topology": [{"id": 0, "memory_mb": 2**63}]}),
+        ("devices.0.vf_index", {"vcpus": 1, "memory_mb": 1,
+                                "devices": [{**_device(VF0), "vf_index": 2**31}]}),
+        ("devices.0.iommu_group", {"vcpus": 1, "memory_mb": 1,
+                                   "devices": [{**_device(VF0), "iommu_group": 2**40}]}),
+    ],
+)  # fmt: skip
+def test_numbers_too_large_for_the_database_are_400_naming_the_field(
+    api: Api, field: str, body: dict[str, Any]
+) -> None:
+    response = api.put("admin", f"/v1/hosts/{HOST}", body)
+    assert response.status_code == 400, response.text
+    assert f"Invalid input for {field}:" in response.json()["error"]["message"]
 
 
 def test_agent_credentials_act_for_their_own_host_only(api: Api) -> None:

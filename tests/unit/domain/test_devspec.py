@@ -164,7 +164,7 @@ def test_no_entries_means_nothing_is_assignable(values: tuple[object, ...]) -> N
 @pytest.mark.parametrize("text", ["{", "not json", "{'vendor_id': '8086'}", '{"a": 1,}'])
 def test_text_that_is_not_json_is_an_invalid_entry(text: str) -> None:
     message = reject(text)
-    assert "Invalid entry" in message
+    assert message.startswith("device_spec: Invalid entry")
     assert text in message
 
 
