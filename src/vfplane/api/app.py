@@ -29,7 +29,7 @@ from vfplane.api.deps import ApiDependencies
 from vfplane.api.faults import install_fault_handlers
 from vfplane.api.nul_guard import NulCharacters
 from vfplane.db.pg_listener import PgListener
-from vfplane.service import host_changes, orphans, server_actions, server_domains
+from vfplane.service import host_changes, orphans, server_actions, server_domains, token_cache
 from vfplane.service.context import RequestContext
 
 LOG = logging.getLogger(__name__)
@@ -95,18 +95,24 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sweeper = asyncio.create_task(_sweep(deps))
     warming = asyncio.create_task(_warm_host_view(deps))
     engine = deps.sessions.kw["bind"]
-    listener = None
+    listeners = []
     if engine.dialect.name == "postgresql":
-        notifier = deps.notifier
-        listener = PgListener(engine, host_changes.CHANNEL,
-                              lambda payload: notifier.publish(payload.split(",")))  # fmt: skip
-        listener.start()
+        notifier, tokens = deps.notifier, deps.tokens
+        listeners = [
+            PgListener(engine, host_changes.CHANNEL,
+                       lambda payload: notifier.publish(payload.split(","))),
+            PgListener(engine, token_cache.CHANNEL, lambda _: tokens.clear(),
+                       on_connect=tokens.clear),  # a notification missed while away
+        ]  # fmt: skip
+        for listener in listeners:
+            listener.start()
+    app.state.listeners = listeners
     try:
         yield
     finally:
         sweeper.cancel()
         warming.cancel()
-        if listener is not None:
+        for listener in listeners:
             listener.stop()
 
 

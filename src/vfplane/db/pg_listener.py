@@ -15,11 +15,15 @@ LOG = logging.getLogger(__name__)
 class PgListener:
     """Calls ``on_payload`` for every NOTIFY on ``channel``; reconnects after errors."""
 
-    def __init__(self, engine: Engine, channel: str, on_payload: Callable[[str], None]) -> None:
+    def __init__(
+        self, engine: Engine, channel: str, on_payload: Callable[[str], None],
+        on_connect: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
         url = engine.url.set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         self._channel = channel
         self._on_payload = on_payload
+        self._on_connect = on_connect  # after each (re)connection: what was sent meanwhile is lost
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pg-listener", daemon=True)
         self.connected = threading.Event()
@@ -43,6 +47,8 @@ class PgListener:
     def _listen(self) -> None:
         with psycopg.connect(self._dsn, autocommit=True) as connection:
             connection.execute(f"LISTEN {self._channel}")
+            if self._on_connect is not None:
+                self._on_connect()
             self.connected.set()
             while not self._stop.is_set():
                 for notify in connection.notifies(timeout=0.1, stop_after=100):

@@ -2,8 +2,10 @@
 
 An entry lives ``ttl`` seconds at most and never past the token's expiry. Every commit
 that changes identity rows (a token revoked, a user, project, role or assignment changed)
-empties the cache of this process at once; other server processes sharing the database
-see such a change within ``ttl`` (Keystone's middleware caches for minutes).
+empties the cache of this process at once. On PostgreSQL the commit also NOTIFYs
+``CHANNEL``, and every other server process sharing the database empties its cache when
+the notification arrives (``api/app.py`` listens); on SQLite, whose server is one process,
+there are no others.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from vfplane.db.tables import Project, Role, RoleAssignment, Token, User
@@ -24,6 +26,7 @@ DEFAULT_TTL = 5.0
 MAX_ENTRIES = 10_000
 _IDENTITY = (Project, Role, RoleAssignment, Token, User)
 _CHANGED = "vfplane.identity_changed"
+CHANNEL = "vfplane_identity"
 
 
 class TokenCache:
@@ -60,10 +63,12 @@ class TokenCache:
 
         def before_flush(session: Session, _context: Any, _instances: Any) -> None:
             added = [obj for obj in session.new if not isinstance(obj, Token)]  # logins
-            if any(
-                isinstance(obj, _IDENTITY) for obj in (*added, *session.dirty, *session.deleted)
-            ):
-                session.info[_CHANGED] = True
+            changed = (*added, *session.dirty, *session.deleted)
+            if session.info.get(_CHANGED) or not any(isinstance(o, _IDENTITY) for o in changed):
+                return
+            session.info[_CHANGED] = True
+            if session.get_bind().dialect.name == "postgresql":  # delivered at commit
+                session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
         def after_commit(session: Session) -> None:
             if session.info.pop(_CHANGED, False):
