@@ -1,4 +1,5 @@
-"""The agent dies between saving the originals of a batch and finishing its writes.
+"""The agent dies between saving the originals of a batch and finishing its writes (and,
+in the last test, is SIGKILLed there as a process).
 
 The crash is made deterministic by a NIC that writes the first VF of a batch and then
 raises a ``BaseException`` nothing in the agent catches, as the process dying there
@@ -10,6 +11,11 @@ and no saved original is the half-configured state.
 
 from __future__ import annotations
 
+import fcntl
+import json
+import subprocess
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -119,3 +125,57 @@ def test_ports_unbound_while_the_agent_was_dead_get_their_vfs_restored(
     assert {str(a): s.original for a, s in saved.items()} == {VFS[2]: ORIGINALS[2]}
     again = Reconciler(SimulatedNic(root), VfStateStore(state)).run(still_wanted, devices)
     assert (again.applied, again.up, again.down, again.errors) == (0, ["port-2"], [], {})
+
+
+_PASS = """
+import json, sys
+from pathlib import Path
+from vfplane.agent.inventory import scan_host
+from vfplane.agent.reconcile import Reconciler
+from vfplane.host.simulated_nic import SimulatedNic
+from vfplane.host.vf_state_store import VfStateStore
+from vfplane.settings import AgentSettings, PciSettings
+root, state, pf, ifname = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+settings = AgentSettings(host="compute-1", sysfs_root=root,
+                         physical_device_mappings=f"physnet1:{ifname}")
+pci = PciSettings(device_spec=[{"address": pf, "physical_network": "physnet1"}])
+devices = list(scan_host(settings, pci).devices)
+Reconciler(SimulatedNic(root), VfStateStore(state)).run(json.loads(sys.argv[5]), devices)
+"""
+
+
+def test_an_agent_process_killed_between_saving_and_writing_converges_after_restart(
+    host: tuple[Path, list[PciDevice]], tmp_path: Path
+) -> None:
+    """A real SIGKILL at the crash point: the test holds a shared lock on the simulated
+    NIC, so the agent reads the VFs and saves their originals, then blocks at its first
+    write, where it is killed."""
+    root, devices = host
+    state = tmp_path / "state"
+    desired = [_desired(n) for n in range(3)]
+    args = [str(root), str(state), str(PF), PF_IFNAME, json.dumps(desired)]
+    with (root / "simulated-nic" / "state.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # readers pass, the writer waits
+        agent = subprocess.Popen([sys.executable, "-c", _PASS, *args])
+        deadline = time.monotonic() + 30
+        while len(VfStateStore(state).load_all()) < 3 and agent.poll() is None:
+            assert time.monotonic() < deadline, "the agent never saved the originals"
+            time.sleep(0.02)
+        time.sleep(0.2)  # the directory sync, then the write that waits for the lock
+        agent.kill()
+        agent.wait(timeout=10)
+    assert agent.returncode == -9
+    seen = SimulatedNic(root).read_vfs(PF_IFNAME)
+    assert [seen[n] for n in range(3)] == [ORIGINALS[n] for n in range(3)]  # nothing written
+    outcome = Reconciler(SimulatedNic(root), VfStateStore(state)).run(desired, devices)
+    assert (outcome.errors, sorted(outcome.up)) == ({}, ["port-0", "port-1", "port-2"])
+    seen = SimulatedNic(root).read_vfs(PF_IFNAME)
+    assert [seen[n] for n in range(3)] == [_target(n) for n in range(3)]
+    saved = VfStateStore(state).load_all()
+    assert {str(a): s.original for a, s in saved.items()} == {
+        VFS[n]: ORIGINALS[n] for n in range(3)
+    }
+    released = Reconciler(SimulatedNic(root), VfStateStore(state)).run([], devices)
+    assert released.errors == {}
+    seen = SimulatedNic(root).read_vfs(PF_IFNAME)
+    assert [seen[n] for n in range(3)] == [ORIGINALS[n] for n in range(3)]
