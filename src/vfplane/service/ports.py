@@ -206,7 +206,8 @@ def create_port(
         _check_qos_policy(session, context, request.qos_policy_id)
     mac = checked_mac(request.mac_address) if request.mac_address is not None else None
     port_id = _insert_port(session, context, network, request, config, mac, profile, now)
-    bind_port_if_needed(session, port_id, binder, now)
+    if request.host:  # a port created unbound has nothing to bind
+        bind_port_if_needed(session, port_id, binder, now)
     return get_port(session, context, port_id)
 
 
