@@ -407,10 +407,12 @@ def _replace_fixed_ips(
     port.fixed_ips.extend(assign_fixed_ips(port.id, plan))
 
 
-def held_port(session: Session, context: RequestContext, port_id: str) -> Port:
-    """The port, read again once its row is held until the next commit (PostgreSQL's row
-    lock, SQLite's write turn), so that a binding committed meanwhile is seen."""
+def held_port(session: Session, context: RequestContext, port_id: str, action: str) -> Port:
+    """The port, for ``action`` (a write), read again once its row is held until the next
+    commit (PostgreSQL's row lock, SQLite's write turn): a binding committed meanwhile is
+    seen."""
     get_port(session, context, port_id)
+    context.require_write(action)
     hold = update(Port).where(Port.id == port_id).values(revision_number=Port.revision_number + 1)
     session.connection().execute(hold)
     port = session.get(Port, port_id, populate_existing=True)
@@ -421,7 +423,5 @@ def held_port(session: Session, context: RequestContext, port_id: str) -> Port:
 
 def delete_port(session: Session, context: RequestContext, port_id: str) -> None:
     """Delete the port; its addresses and bindings go with it."""
-    get_port(session, context, port_id)
-    context.require_write("Deleting a port")
-    session.delete(held_port(session, context, port_id))
+    session.delete(held_port(session, context, port_id, "Deleting a port"))
     session.commit()

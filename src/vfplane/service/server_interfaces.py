@@ -168,9 +168,7 @@ def settle(
 def delete_port(session: Session, context: RequestContext, port_id: str, now: datetime) -> None:
     """Delete a port; a server holding it forgets it and gives back its device (Nova's answer
     to Neutron's network-vif-deleted), so no VF stays claimed for a port that is gone."""
-    port_service.get_port(session, context, port_id)
-    context.require_write("Deleting a port")
-    port = port_service.held_port(session, context, port_id)
+    port = port_service.held_port(session, context, port_id, "Deleting a port")
     owner = session.get(Server, port.device_id) if port.device_id else None
     request_ids: set[str] = set()
     if owner is not None and any(p["port_id"] == port_id for p in owner.ports):
@@ -180,6 +178,7 @@ def delete_port(session: Session, context: RequestContext, port_id: str, now: da
         owner.pci_requests = [r for r in owner.pci_requests
                               if r["request_id"] not in request_ids]  # fmt: skip
         owner.updated_at = now
-    port_service.delete_port(session, context, port_id)  # commits the server's change too
+    session.delete(port)  # its addresses and bindings go with it
+    session.commit()  # the server's change too
     if owner is not None and owner.host and request_ids:
         claims.free(session, owner.host, owner.id, request_ids)

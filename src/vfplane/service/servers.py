@@ -229,14 +229,12 @@ def _flushed_while_building(session: Session, server: Server) -> bool:
 
 def _abandon(
     session: Session, context: RequestContext, server: Server, ports: Sequence[ServerPort],
-    candidate: Candidate | None, tools: BootTools, now: datetime,
+    candidate: Candidate, tools: BootTools, now: datetime,
 ) -> None:  # fmt: skip
     """A build deleted or failed by another request gives back what it took since."""
     LOG.info("server %s was deleted or failed while it was being built", server.id)
     release_ports(session, context, ports, tools.binder, now, owner=server.id)
-    if candidate is not None:
-        claims.free(session, candidate.host, server.id)
-    session.commit()
+    claims.free(session, candidate.host, server.id)
 
 
 def get_server(session: Session, context: RequestContext, server_id: str) -> Server:

@@ -9,11 +9,7 @@ bindings and no device stays claimed without a live server.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +20,7 @@ import pytest
 
 from tests.functional.api.conftest import Api, LiveApi
 from tests.functional.api.port_helpers import heartbeat, make_network, make_subnet
+from tests.functional.server_process import served
 
 VFS_PER_HOST = 25
 HOSTS = ("compute-1", "compute-2")
@@ -31,27 +28,6 @@ VFS = VFS_PER_HOST * len(HOSTS)
 BOOTS = 200
 SERVERS = "/compute/v2.1/servers"
 PORTS = "/network/v2.0/ports"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"vfplane server exited with {process.returncode}")
-        try:
-            httpx.get(f"{url}/", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("vfplane server did not start serving within 60 s")
 
 
 @pytest.fixture
@@ -62,19 +38,8 @@ def api_urls(live_api: LiveApi, tmp_path: Path) -> Iterator[list[str]]:
     if not url.startswith("postgresql"):
         yield [live_api.url]
         return
-    port = _free_port()
-    env = {**os.environ, "VFPLANE_SERVER__PORT": str(port),
-           "VFPLANE_SERVER__DATA_DIR": str(tmp_path / "second"),
-           "VFPLANE_DATABASE__URL": url}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "vfplane", "server"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    second = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(second, process)
+    with served(url, tmp_path / "second") as (second, _):
         yield [live_api.url, second]
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _register(api: Api) -> None:

@@ -8,14 +8,9 @@ claims its VF, commits its step, and then waits in its binding, where it is kill
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -33,40 +28,7 @@ from tests.functional.faults.cloud import (
     register_host,
     show_server,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _server(
-    url: str, data_dir: Path, **settings: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
-    env = {**os.environ, "VFPLANE_SERVER__PORT": str(port),
-           "VFPLANE_SERVER__DATA_DIR": str(data_dir), "VFPLANE_DATABASE__URL": url,
-           **{f"VFPLANE_{k.upper()}": v for k, v in settings.items()}}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "vfplane", "server"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _until(lambda: _answers(base) or process.poll() is not None, 60, "the server to start")
-        assert process.poll() is None, "vfplane server exited"
-        yield base, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/identity/v3", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
+from tests.functional.server_process import served
 
 
 def _until(done: Callable[[], bool], seconds: float, what: str) -> None:
@@ -95,7 +57,7 @@ def test_a_server_killed_between_claim_and_binding(
     body = {"server": {"name": "vm", "flavorRef": flavor(api)["id"],
                        "networks": [{"port": port_id}]}}  # fmt: skip
     headers = {**NEW, "X-Auth-Token": api.tokens["admin"]}
-    with _server(database.url, tmp_path / "a") as (base, process), psycopg.connect(url) as holder:
+    with served(database.url, tmp_path / "a") as (base, process), psycopg.connect(url) as holder:
         holder.execute("SELECT id FROM ports WHERE id = %s FOR UPDATE", (port_id,))
         threading.Thread(target=lambda: _post(base, body, headers), daemon=True).start()
         _until(lambda: _scalar(url, "SELECT count(*) FROM pci_devices WHERE status = "
@@ -107,7 +69,7 @@ def test_a_server_killed_between_claim_and_binding(
         holder.rollback()
     server_id = str(_scalar(url, "SELECT id FROM servers"))
     assert show_server(api, server_id)["status"] == "BUILD"  # nobody finishes it ...
-    with _server(database.url, tmp_path / "b", compute__build_timeout="1"):
+    with served(database.url, tmp_path / "b", compute__build_timeout="1"):
         _until(lambda: show_server(api, server_id)["status"] == "ERROR", 30,
                "the next server to end the build")  # fmt: skip
     fault = show_server(api, server_id)["fault"]["message"]
