@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEB_PACKAGES := pci.ids python3-venv python3-dev gcc pkg-config libvirt-dev libvirt-clients libxml2-utils
+# Only the tests need a browser: the dashboard is checked in headless Chromium.
+TEST_DEB_PACKAGES := chromium chromium-driver
 STAMP := $(VENV)/.installed-stamp
 LAB_DIR ?= lab/cluster
 PORT ?= 9696
 
-.PHONY: all deps run test lint typecheck unit format clean
+.PHONY: all deps test-deps run test lint typecheck unit format clean
 
 all: test
 
@@ -21,6 +23,9 @@ $(STAMP): pyproject.toml scripts/install-debian-packages
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $@
 
+test-deps: deps
+	@scripts/install-debian-packages $(TEST_DEB_PACKAGES)
+
 run: deps
 	rm -rf $(LAB_DIR)
 	$(BIN)/vfplane up --data-dir $(LAB_DIR) --port $(PORT) --report-interval 5 --demo
@@ -32,7 +37,7 @@ lint: deps
 typecheck: deps
 	$(BIN)/mypy
 
-unit: deps
+unit: test-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
