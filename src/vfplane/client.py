@@ -10,6 +10,8 @@ import httpx
 
 from vfplane.errors import VfplaneError
 
+REQUEST_ID_HEADER = "X-OpenStack-Request-ID"
+
 
 class ApiCallError(VfplaneError):
     """The server answered with an error, or could not be reached (status 0)."""
@@ -78,10 +80,17 @@ class ApiClient:
                 self._token = self._authenticate()
             return self._token
 
-    def call(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
-        """The JSON answer of ``method path``; a 401 renews the token once."""
+    def call(
+        self, method: str, path: str, *, timeout: float | None = None,
+        request_id: str | None = None, **kwargs: Any,
+    ) -> Any:  # fmt: skip
+        """The JSON answer of ``method path``; a 401 renews the token once. ``request_id``
+        (a ``req-<uuid>``) is sent as ``X-OpenStack-Request-ID``: the server serves the call
+        under that id, so its log lines join those of the call that asked for it."""
         extra = {"timeout": timeout} if timeout is not None else {}
         given = dict(kwargs.pop("headers", None) or {})
+        if request_id:
+            given[REQUEST_ID_HEADER] = request_id
         for attempt in range(2):
             headers = {**given, "X-Auth-Token": self.token(renew=attempt > 0)}
             response = self._send(method, path, headers=headers, **extra, **kwargs)

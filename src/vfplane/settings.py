@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from vfplane.errors import ConfigError
 
@@ -106,6 +106,28 @@ class ComputeSettings(_Section):
     ram_weight_multiplier: float = 1.0
 
 
+class LoggingSettings(_Section):
+    """``[logging]``: how the server and agent processes write their log lines."""
+
+    format: Literal["text", "json"] = Field(
+        default="text", description="json: one object per line (timestamp, level, logger, "
+        "message, request_id and the line's fields)"
+    )  # fmt: skip
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class MetricsSettings(_Section):
+    """``[metrics]``: ``GET /metrics`` (Prometheus) is open, as exporters are, unless ``token``
+    is set: then a scrape needs ``Authorization: Bearer <token>``."""
+
+    token: SecretStr | None = None
+
+
 class Settings(_Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
@@ -114,6 +136,8 @@ class Settings(_Section):
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     pci: PciSettings = Field(default_factory=PciSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.server.data_dir / 'vfplane.db'}"

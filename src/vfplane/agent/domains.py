@@ -13,6 +13,7 @@ Domains of servers that are gone are removed. Each report says which path ran.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +24,7 @@ from vfplane.domain.networks import VifType, VnicType
 from vfplane.domain.pci import PciAddress, PciDevice
 from vfplane.errors import HotplugUnsupported, VfplaneError
 from vfplane.host.hypervisor import Hypervisor
+from vfplane.logs import log_context
 from vfplane.virt.xml import (
     METADATA_KEY,
     METADATA_NS,
@@ -52,6 +54,7 @@ class DomainReport:
     state: str  # running | shutoff | error
     message: str = ""
     xml: str | None = None
+    request_id: str | None = None  # the call this state answers (sent as the report's header)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.server_id, "state": self.state, "message": self.message,
@@ -109,15 +112,24 @@ class DomainReconciler:
         self._hypervisor = hypervisor
         self._shutdown_timeout = shutdown_timeout
 
-    def remove_gone(self, desired: Sequence[Server]) -> None:
+    def remove_gone(
+        self, desired: Sequence[Server], released: Mapping[str, str] | None = None
+    ) -> None:
+        """Remove the domains of servers no longer desired; ``released``: server id → the
+        request id that took it away (the delete), named in the log lines."""
         wanted = {domain_name(s["id"]) for s in desired}
         for name in self._hypervisor.list_domains():
             if name.startswith(PREFIX) and name not in wanted:
-                try:
-                    self._hypervisor.destroy_and_undefine(name)
-                    LOG.info("domain %s removed", name)
-                except VfplaneError as exc:
-                    LOG.warning("cannot remove domain %s: %s", name, exc)
+                server_id = name.removeprefix(PREFIX)
+                with log_context(request_id=(released or {}).get(server_id), server_id=server_id):
+                    self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        try:
+            self._hypervisor.destroy_and_undefine(name)
+            LOG.info("domain %s destroyed and undefined", name)
+        except VfplaneError as exc:
+            LOG.warning("cannot remove domain %s: %s", name, exc)
 
     def converge(
         self, desired: Sequence[Server], devices: Iterable[PciDevice]
@@ -126,15 +138,22 @@ class DomainReconciler:
         devices = list(devices)
         reports = []
         for server in desired:
-            try:
-                reports.append(self._converge_one(server, devices))
-            except (VfplaneError, ValueError) as exc:
-                LOG.warning("domain of server %s: %s", server["id"], exc)
-                reports.append(DomainReport(server["id"], "error", message=str(exc)))
-            except (KeyError, TypeError) as exc:
-                message = f"malformed desired server: {type(exc).__name__}: {exc}"
-                reports.append(DomainReport(server["id"], "error", message=message))
+            request_id = server.get("request_id") or None
+            with log_context(request_id=request_id, server_id=server["id"]):
+                report = self._converge_logged(server, devices)
+            reports.append(dataclasses.replace(report, request_id=request_id))
         return reports
+
+    def _converge_logged(self, server: Server, devices: list[PciDevice]) -> DomainReport:
+        try:
+            return self._converge_one(server, devices)
+        except (VfplaneError, ValueError) as exc:
+            LOG.warning("domain of server %s: %s", server["id"], exc)
+            return DomainReport(server["id"], "error", message=str(exc))
+        except (KeyError, TypeError) as exc:
+            message = f"malformed desired server: {type(exc).__name__}: {exc}"
+            LOG.warning("domain of server %s: %s", server["id"], message)
+            return DomainReport(server["id"], "error", message=message)
 
     def _converge_one(self, server: Server, devices: list[PciDevice]) -> DomainReport:
         name = domain_name(server["id"])
@@ -145,7 +164,7 @@ class DomainReconciler:
         if not running or current is None:
             message = "started" if current is not None else ""  # "" for a first boot
             xml = self._hypervisor.define_and_start(render(server, devices))
-            LOG.info("domain %s started", name)
+            LOG.info("domain %s defined and started", name)
             return DomainReport(server["id"], "running", message, xml)
         if domain_generation(current) < _generation(server):
             return self._reboot(server, devices)

@@ -11,10 +11,11 @@ from typing import Any
 
 from vfplane.agent.domains import DomainReconciler, DomainReport
 from vfplane.agent.inventory import HostInventory
-from vfplane.agent.reconcile import Outcome, Reconciler
+from vfplane.agent.reconcile import Outcome, Reconciler, originals_digest
 from vfplane.client import ApiClient
 from vfplane.domain.networks import PortStatus
 from vfplane.errors import VfplaneError
+from vfplane.logs import log_context
 
 LOG = logging.getLogger(__name__)
 AGENT_TYPE = "NIC Switch agent"
@@ -100,14 +101,32 @@ class Agent:
         """Tell the server what it does not show yet: ports up that are not ACTIVE in the
         desired state (which carries each port's status), ports down, and errors.
 
-        A pass over N ports thus reports only what changed, not N ports each time.
+        A pass over N ports thus reports only what changed, not N ports each time; one report
+        per request id that asked for the changes (usually one), sent as its header.
         """
         status = {str(port["port_id"]): port.get("status") for port in ports}
         up = [port_id for port_id in outcome.up if status.get(port_id) != PortStatus.ACTIVE]
-        if not (up or outcome.down or outcome.errors):
+        ids = outcome.request_ids
+        bodies: dict[str | None, dict[str, list[Any]]] = {}
+        for key, port_id, item in [*(("up", p, p) for p in up),
+                                   *(("down", p, p) for p in outcome.down),
+                                   *(("errors", p, {"port_id": p, "message": m})
+                                     for p, m in outcome.errors.items())]:  # fmt: skip
+            body = bodies.setdefault(ids.get(port_id), {"up": [], "down": [], "errors": []})
+            body[key].append(item)
+        for request_id, body in bodies.items():
+            self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json=body,
+                              request_id=request_id)  # fmt: skip
+
+    def _report_originals(self, state: Mapping[str, Any]) -> None:
+        """Tell the server the saved originals (every VF's, by address) when the digest of
+        those it keeps (in the desired state) differs from theirs: with the port status
+        report, as ``originals``. A server that keeps none sends no digest and is not told."""
+        kept = state.get("originals_digest")
+        originals = self._reconciler.originals
+        if kept is None or kept == originals_digest(originals):
             return
-        errors = [{"port_id": p, "message": m} for p, m in outcome.errors.items()]
-        body = {"up": up, "down": outcome.down, "errors": errors}
+        body = {"originals": originals}
         self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json=body)
 
     # --- the loops ---
@@ -117,21 +136,32 @@ class Agent:
         (every one when ``force``): a pass over N servers sends what changed, not N reports."""
         keys = {r.server_id: r.key for r in reports}  # the XML's digest: a reboot changes it
         fresh = [r for r in reports if force or self._domains_reported.get(r.server_id) != r.key]
-        if fresh:
-            body = {"servers": [r.as_dict() for r in fresh]}
-            self._client.call("POST", f"/v1/hosts/{self.host}/servers/status", json=body)
+        groups: dict[str | None, list[DomainReport]] = {}
+        for report in fresh:  # one report per request id that asked (usually one)
+            groups.setdefault(report.request_id, []).append(report)
+        for request_id, group in groups.items():
+            body = {"servers": [r.as_dict() for r in group]}
+            self._client.call("POST", f"/v1/hosts/{self.host}/servers/status", json=body,
+                              request_id=request_id)  # fmt: skip
         self._domains_reported = keys
 
     def reconcile_once(self, since: int) -> int:
         """Watch for a change after ``since``, converge, report; the revision to watch next."""
+        with log_context(host=self.host):
+            return self._reconcile_once(since)
+
+    def _reconcile_once(self, since: int) -> int:
         resync = since < 0
         state = self._desired(since)
         assert self._inventory is not None
         servers = state.get("servers", [])
+        released = state.get("released") or {}
         if self._domains is not None:
-            self._domains.remove_gone(servers)
-        outcome = self._reconciler.run(state["ports"], self._inventory.devices)
+            self._domains.remove_gone(servers, released.get("servers"))
+        outcome = self._reconciler.run(state["ports"], self._inventory.devices,
+                                       released.get("ports"))  # fmt: skip
         self._report(outcome, state["ports"])
+        self._report_originals(state)
         clean = outcome.clean
         if self._domains is not None:
             reports = self._domains.converge(servers, self._inventory.devices)
@@ -158,13 +188,19 @@ class Agent:
         self._bridged_reported = key
 
     def _heartbeats(self, stop: threading.Event) -> None:
-        while not stop.wait(self._timing.report_interval):
-            try:
-                self.heartbeat()
-            except VfplaneError as exc:
-                LOG.warning("heartbeat of %s failed: %s", self.host, exc)
+        with log_context(host=self.host):
+            while not stop.wait(self._timing.report_interval):
+                try:
+                    self.heartbeat()
+                except VfplaneError as exc:
+                    LOG.warning("heartbeat of %s failed: %s", self.host, exc)
 
     def run(self, stop: threading.Event) -> None:
+        """Every line the agent logs meanwhile names its host."""
+        with log_context(host=self.host):
+            self._run(stop)
+
+    def _run(self, stop: threading.Event) -> None:
         beats = threading.Thread(target=self._heartbeats, args=(stop,), daemon=True,
                                  name=f"heartbeat-{self.host}")  # fmt: skip
         since, backoff, next_scan, beating = -1, 1.0, 0.0, False

@@ -7,6 +7,8 @@ before its first change, and every write is read back before the port is reporte
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,7 @@ class Outcome:
     down: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     applied: int = 0
+    request_ids: dict[str, str] = field(default_factory=dict)  # port → the call that asked
 
     @property
     def clean(self) -> bool:
@@ -93,6 +96,9 @@ class Reconciler:
     def __init__(self, nic: NicDriver, store: VfStateStore) -> None:
         self._nic = nic
         self._store = store
+        self._request_ids: Mapping[str, str] = {}
+        self.originals: dict[str, dict[str, Any]] = {}
+        """After a pass: the saved originals on disk, by VF address (what the server shows)."""
 
     def observe(self, vfs: Mapping[PciAddress, VfRef]) -> dict[PciAddress, VfConfig]:
         observed: dict[PciAddress, VfConfig] = {}
@@ -107,18 +113,27 @@ class Reconciler:
                     observed[address] = configs[vf.vf_index]
         return observed
 
-    def run(self, desired: Sequence[Mapping[str, Any]], devices: Iterable[PciDevice]) -> Outcome:
+    def run(
+        self, desired: Sequence[Mapping[str, Any]], devices: Iterable[PciDevice],
+        released: Mapping[str, str] | None = None,
+    ) -> Outcome:  # fmt: skip
+        """One pass. ``released``: port id → the request id that took the port away (its
+        VF's restore names it); a desired port's own ``request_id`` names its changes."""
         ports, problems = parse_desired(desired)
-        outcome = Outcome(errors=dict(problems))
+        self._request_ids = {**(released or {}), **_request_ids(desired)}
+        outcome = Outcome(errors=dict(problems), request_ids=dict(self._request_ids))
         vfs = vf_refs(devices)
-        actions = plan(ports, vfs, self.observe(vfs), self._store.load_all())
+        saved = self._store.load_all()
+        actions = plan(ports, vfs, self.observe(vfs), saved)
         failed: dict[str, str] = {}
         writes = [a for a in actions if isinstance(a, WriteAction)]
         self._save_originals(writes, failed)
         verified = self._read_back(self._write(writes, failed), failed)
         outcome.applied = len(verified)
         done: list[RestoreVf | ForgetVf] = [a for a in verified if isinstance(a, RestoreVf)]
-        self._forget(done + [a for a in actions if isinstance(a, ForgetVf)], failed)
+        forgets = done + [a for a in actions if isinstance(a, ForgetVf)]
+        self._forget(forgets, failed)
+        self._note_originals(saved, writes, [a for a in forgets if a.port_id not in failed])
         for action in actions:
             if isinstance(action, ReportUp) and action.port_id not in failed:
                 outcome.up.append(action.port_id)
@@ -142,7 +157,7 @@ class Reconciler:
                     self._store.save(action.vf, SavedVf(action.port_id, action.original),
                                      sync=False)  # fmt: skip
                 except VfplaneError as exc:
-                    _fail(failed, action, exc)
+                    self._fail(failed, action, exc)
         unsynced = [
             action
             for action in writes
@@ -156,7 +171,7 @@ class Reconciler:
             except VfplaneError as exc:
                 error = _NotDurable(f"not written: its saved original is not durable ({exc})")
                 for action in unsynced:
-                    _fail(failed, action, error)
+                    self._fail(failed, action, error)
 
     def _write(self, writes: Sequence[WriteAction], failed: dict[str, str]) -> list[WriteAction]:
         """Write the VFs whose port has not failed yet, one batch per PF (a plan touches
@@ -175,7 +190,7 @@ class Reconciler:
                 errors = dict.fromkeys(actions, exc)
             for index, action in actions.items():
                 if index in errors:
-                    _fail(failed, action, errors[index])
+                    self._fail(failed, action, errors[index])
                 else:
                     written.append(action)
         return written
@@ -191,19 +206,19 @@ class Reconciler:
                 seen = self._nic.read_vfs(pf)
             except VfplaneError as exc:
                 for action in on_pf:
-                    _fail(failed, action, exc)
+                    self._fail(failed, action, exc)
                 continue
             for action in on_pf:
                 target = _target(action)
                 found = seen.get(action.vf.vf_index)
                 if found != target:
-                    _fail(failed, action, _Mismatch(f"read back {found} after writing {target}"))
-                elif isinstance(action, ConfigureVf):
-                    LOG.info("VF %s configured for port %s", action.vf.address, action.port_id)
-                    verified.append(action)
-                else:
-                    LOG.info("VF %s restored after port %s", action.vf.address, action.port_id)
-                    verified.append(action)
+                    error = _Mismatch(f"read back {found} after writing {target}")
+                    self._fail(failed, action, error)
+                    continue
+                done = "configured for" if isinstance(action, ConfigureVf) else "restored after"
+                LOG.info("VF %s %s port %s", action.vf.address, done, action.port_id,
+                         extra=self._fields(action))  # fmt: skip
+                verified.append(action)
         return verified
 
     def _forget(self, actions: Sequence[RestoreVf | ForgetVf], failed: dict[str, str]) -> None:
@@ -220,14 +235,47 @@ class Reconciler:
             except VfplaneError as exc:
                 LOG.warning("%s", exc)  # forgotten again by the next pass's restore
 
+    def _note_originals(
+        self, saved: Mapping[PciAddress, SavedVf], writes: Sequence[WriteAction],
+        forgotten: Sequence[RestoreVf | ForgetVf],
+    ) -> None:  # fmt: skip
+        """The records the state directory holds now: those the pass began with, plus the
+        originals it saved durably, less the ones it forgot."""
+        held = dict(saved)
+        firsts = [(a.vf.address, SavedVf(a.port_id, a.original)) for a in writes
+                  if isinstance(a, ConfigureVf) and a.original is not None]  # fmt: skip
+        held.update((address, vf) for address, vf in firsts if self._store.durable(address))
+        for gone in forgotten:
+            held.pop(gone.vf.address if isinstance(gone, RestoreVf) else gone.address, None)
+        self.originals = {str(address): {"port_id": vf.port_id, "config": vf.original.as_dict()}
+                          for address, vf in sorted(held.items())}  # fmt: skip
+
+    def _fields(self, action: WriteAction) -> dict[str, Any]:
+        """A VF action's structured log fields, with the request id that asked for it."""
+        vf = action.vf
+        fields = {"port_id": action.port_id, "pci_address": str(vf.address),
+                  "pf_ifname": vf.pf_ifname, "vf_index": vf.vf_index}  # fmt: skip
+        request_id = self._request_ids.get(action.port_id)
+        return {**fields, "request_id": request_id} if request_id else fields
+
+    def _fail(self, failed: dict[str, str], action: WriteAction, exc: VfplaneError) -> None:
+        failed[action.port_id] = f"VF {action.vf.address}: {exc}"
+        LOG.warning("port %s: %s", action.port_id, exc, extra=self._fields(action))
+
+
+def _request_ids(desired: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    return {str(p["port_id"]): str(p["request_id"]) for p in desired if p.get("request_id")}
+
+
+def originals_digest(originals: Mapping[str, Any]) -> str:
+    """SHA-256 of the saved originals (address → record) in canonical JSON, as the server
+    computes it of those it keeps (``service.hosts.originals_digest``)."""
+    canonical = json.dumps(originals, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 def _target(action: WriteAction) -> VfConfig:
     return action.config if isinstance(action, ConfigureVf) else action.original
-
-
-def _fail(failed: dict[str, str], action: WriteAction, exc: VfplaneError) -> None:
-    failed[action.port_id] = f"VF {action.vf.address}: {exc}"
-    LOG.warning("port %s: %s", action.port_id, exc)
 
 
 class _Mismatch(VfplaneError):

@@ -5,24 +5,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vfplane import __version__
+from vfplane import __version__, logs
 from vfplane.api import (
     compute,
+    dashboard,
     hosts,
     identity,
     identity_admin,
     image,
+    metrics,
     native,
     native_servers,
     network,
+    ui,
 )
 from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import ApiDependencies
@@ -33,6 +36,7 @@ from vfplane.service import host_changes, orphans, server_actions, server_domain
 from vfplane.service.context import RequestContext
 
 LOG = logging.getLogger(__name__)
+ACCESS_LOG = logging.getLogger("vfplane.api.access")
 
 
 SYSTEM = RequestContext(user_id="vfplane", project_id="", roles=frozenset({"admin", "service"}),
@@ -117,7 +121,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class RequestIds:
-    """Every request gets an id (``request.state.request_id``), answered in a header.
+    """Every request gets an id (``request.state.request_id``), answered in a header: the
+    caller's ``X-OpenStack-Request-ID`` when it is a well-formed ``req-<uuid>`` (an agent
+    reporting what a user's call asked for, a client tying its calls together), else a new one.
+    Every line logged while serving the request carries it (``logs.log_context``).
     Plain ASGI: Starlette's ``BaseHTTPMiddleware`` runs each request in a task of its own."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -127,16 +134,26 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = f"req-{uuid.uuid4()}"
+        inbound = Headers(scope=scope).get(REQUEST_ID_HEADER.decode(), "")
+        rid = inbound if logs.valid_request_id(inbound) else logs.new_request_id()
         scope.setdefault("state", {})["request_id"] = rid
+        status = 0
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [*message.get("headers", []), (REQUEST_ID_HEADER, rid.encode())]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        with logs.log_context(request_id=rid):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                ACCESS_LOG.info("%s %s %s", scope["method"], scope["path"], status or "-",
+                                extra={"method": scope["method"], "path": scope["path"],
+                                       "status": status or None})  # fmt: skip
 
 
 def create_app(deps: ApiDependencies, *, build_models: bool = True) -> FastAPI:
@@ -163,6 +180,9 @@ def create_app(deps: ApiDependencies, *, build_models: bool = True) -> FastAPI:
     app.include_router(compute.router)
     app.include_router(image.router)
     app.include_router(native_servers.router)
+    app.include_router(dashboard.router)
+    app.include_router(ui.router)
+    app.include_router(metrics.router)
 
     app.add_middleware(NulCharacters)
     app.add_middleware(RequestIds)

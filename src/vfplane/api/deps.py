@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -19,6 +20,7 @@ from vfplane.errors import Forbidden
 from vfplane.service.context import RequestContext
 from vfplane.service.host_view import ComputeConfig, HostView
 from vfplane.service.identity import validate_token
+from vfplane.service.metrics import Metrics, StateCollector
 from vfplane.service.networks import NetworkConfig
 from vfplane.service.notifier import HostNotifier
 from vfplane.service.ports import PortConfig
@@ -43,6 +45,11 @@ class ApiDependencies:
     port_config: PortConfig = field(default_factory=PortConfig)
     host_view: HostView = field(default_factory=HostView)  # one per process, shared
     tokens: TokenCache = field(default_factory=TokenCache)
+    metrics: Metrics = field(default_factory=Metrics)  # its registry is what /metrics shows
+
+    def __post_init__(self) -> None:
+        hosts = partial(self.host_view.hosts, self.sessions)  # the gauges, read at scrape time
+        self.metrics.watch(StateCollector(self.sessions, hosts, lambda: self.clock()))
 
     @classmethod
     def from_settings(
@@ -50,13 +57,14 @@ class ApiDependencies:
     ) -> ApiDependencies:
         """Validate what the API needs from ``settings`` once, at start-up."""
         config = NetworkConfig.from_settings(settings.network)
-        binding = BindingManager.from_settings(settings.network)
+        metrics: Metrics = overrides.setdefault("metrics", Metrics())
+        binding = BindingManager.from_settings(settings.network, metrics.binding_failed)
         overrides.setdefault("aliases", parse_aliases(settings.pci.alias))
         overrides.setdefault("port_config", PortConfig.from_settings(settings.network))
         compute = settings.compute
         weighers = WeigherConfig(compute.ram_weight_multiplier, compute.pci_weight_multiplier)
         ratios = compute.cpu_allocation_ratio, compute.ram_allocation_ratio
-        overrides.setdefault("host_view", HostView(ComputeConfig(*ratios, weighers)))
+        overrides.setdefault("host_view", HostView(ComputeConfig(*ratios, weighers), metrics))
         return cls(settings, sessions, config, binding, **overrides)
 
     @property
@@ -135,6 +143,7 @@ def caller(
         if context.token_expires_at is not None:
             deps.tokens.put(token, context, context.token_expires_at)
     check_agent_route(request, context)
+    context = replace(context, request_id=getattr(request.state, "request_id", ""))
     request.state.context = context
     return context
 

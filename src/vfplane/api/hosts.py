@@ -61,10 +61,17 @@ class PortErrorBody(_Body):
     message: str = Field(max_length=1024)
 
 
+class SavedOriginalBody(_Body):
+    port_id: str = Field(max_length=255)
+    config: dict[str, Any]
+
+
 class StatusBody(_Body):
     up: list[str] = Field(default_factory=list)
     down: list[str] = Field(default_factory=list)
     errors: list[PortErrorBody] = Field(default_factory=list)
+    # Every VF's saved original, by PCI address (omitted: unchanged since last told).
+    originals: dict[str, SavedOriginalBody] | None = None
 
 
 def render_host(host: Host) -> dict[str, Any]:
@@ -118,7 +125,8 @@ def _read_desired(deps: ApiDependencies, caller: RequestContext, host: str) -> d
     with deps.sessions() as session:
         state = service.desired_state(session, caller, host)
     return {"host": state.host, "revision": state.revision, "ports": state.ports,
-            "servers": state.servers}  # fmt: skip
+            "servers": state.servers, "released": state.released,
+            "originals_digest": state.originals_digest}  # fmt: skip
 
 
 @router.get("/hosts/{host}/desired", summary="Long-poll the desired state of a host's VFs")
@@ -145,6 +153,9 @@ async def desired_state(
 def report_status(
     host: str, body: StatusBody, caller: Caller, session: Db, deps: Deps
 ) -> dict[str, Any]:
-    report = service.StatusReport(body.up, body.down, {e.port_id: e.message for e in body.errors})
+    originals = None if body.originals is None else {
+        address: saved.model_dump() for address, saved in body.originals.items()}  # fmt: skip
+    report = service.StatusReport(body.up, body.down, {e.port_id: e.message for e in body.errors},
+                                  originals)  # fmt: skip
     ignored = service.report_port_status(session, caller, host, report, deps.clock())
     return {"ignored": ignored}

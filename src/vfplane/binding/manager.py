@@ -24,6 +24,7 @@ from vfplane.settings import NetworkSettings
 
 LOG = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "vfplane.mechanism_drivers"
+FailureHook = Callable[[PortContext, BindingOutcome], None]  # told of each port no driver bound
 
 
 def load_drivers(names: Sequence[str]) -> list[MechanismDriver]:
@@ -42,13 +43,20 @@ def load_drivers(names: Sequence[str]) -> list[MechanismDriver]:
 
 
 class BindingManager:
-    def __init__(self, drivers: Sequence[MechanismDriver], agent_down_time: int = 75) -> None:
+    def __init__(
+        self, drivers: Sequence[MechanismDriver], agent_down_time: int = 75,
+        on_failure: FailureHook | None = None,
+    ) -> None:  # fmt: skip
         self._drivers = tuple(drivers)
         self._agent_down_time = agent_down_time
+        self._on_failure = on_failure
 
     @classmethod
-    def from_settings(cls, settings: NetworkSettings) -> BindingManager:
-        return cls(load_drivers(settings.mechanism_drivers), settings.agent_down_time)
+    def from_settings(
+        cls, settings: NetworkSettings, on_failure: FailureHook | None = None
+    ) -> BindingManager:
+        drivers = load_drivers(settings.mechanism_drivers)
+        return cls(drivers, settings.agent_down_time, on_failure)
 
     @property
     def agent_down_time(self) -> int:
@@ -87,4 +95,6 @@ class BindingManager:
             context.vnic_type,
             outcome.describe_failure(),
         )
+        if self._on_failure is not None:
+            self._on_failure(context, outcome)
         return outcome

@@ -12,11 +12,13 @@ from types import FrameType
 
 import typer
 
+from vfplane import logs
 from vfplane.agent.domains import DomainReconciler
 from vfplane.agent.inventory import scan_host
 from vfplane.agent.loop import Agent, AgentTiming
 from vfplane.agent.reconcile import Reconciler
 from vfplane.cli.errors import reported_errors
+from vfplane.cli.log_option import LOG_FORMAT_OPTION, LogFormat
 from vfplane.client import ApiClient, Credentials
 from vfplane.domain.device_mappings import parse_device_mappings, parse_physical_device_mappings
 from vfplane.domain.devspec import parse_device_spec
@@ -28,6 +30,8 @@ from vfplane.host.simulated_nic import SimulatedNic
 from vfplane.host.sysfs import SysfsReader
 from vfplane.host.vf_state_store import VfStateStore
 from vfplane.settings import Settings, load_settings
+
+LOG = logging.getLogger(__name__)  # its lines go where the agent's go (text or JSON)
 
 
 def check_config(settings: Settings) -> None:
@@ -68,20 +72,20 @@ def agent(
     config: Path | None = typer.Option(
         None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml with [agent] and [pci]."
     ),
+    log_format: LogFormat | None = LOG_FORMAT_OPTION,
 ) -> None:
     """Run the host agent: report the host, configure VFs of ports bound here."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     with reported_errors():
         settings = load_settings(config, os.environ)
         host_agent = build_agent(settings)
+    logs.configure(settings.logging, log_format)  # after the checks: a bad config is one line
     signal.signal(signal.SIGTERM, _raise_interrupt)
     stop = threading.Event()
-    typer.echo(f"vfplane agent for host {host_agent.host} → {settings.agent.server_url}")
+    LOG.info("vfplane agent for host %s → %s", host_agent.host, settings.agent.server_url)
     try:
         host_agent.run(stop)
     except KeyboardInterrupt:
         stop.set()
-        typer.echo(f"vfplane agent for host {host_agent.host} stopped")
+        LOG.info("vfplane agent for host %s stopped", host_agent.host)
     finally:
         host_agent.close()

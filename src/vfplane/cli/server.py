@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -12,9 +13,11 @@ import uvicorn
 import yaml
 from sqlalchemy import Engine
 
+from vfplane import logs
 from vfplane.api.app import create_app
 from vfplane.api.deps import ApiDependencies, utc_now
 from vfplane.cli.errors import reported_errors
+from vfplane.cli.log_option import LOG_FORMAT_OPTION, LogFormat
 from vfplane.db import migrate
 from vfplane.db.engine import make_engine, make_session_factory
 from vfplane.service.identity import Account, bootstrap_accounts
@@ -22,6 +25,7 @@ from vfplane.service.images import ensure_default_image
 from vfplane.settings import Settings, load_settings
 
 CLOUDS = {"admin": "vfplane-admin", "demo": "vfplane-demo"}
+LOG = logging.getLogger(__name__)  # its lines go where the server's go (text or JSON)
 
 
 def _settings(config: Path | None, data_dir: Path | None) -> Settings:
@@ -51,19 +55,21 @@ def server(
         None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml ([server], [database], …)."
     ),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Overrides [server] data_dir."),
+    log_format: LogFormat | None = LOG_FORMAT_OPTION,
 ) -> None:
     """Run the API server (Keystone, Neutron, Nova, Glance compatible and /v1)."""
     with reported_errors():
         settings = _settings(config, data_dir)
         engine = open_database(settings)
         app = build_api(settings, engine)
-    typer.echo(f"vfplane server on {settings.server.public_base()} (database migrated)")
+    logs.configure(settings.logging, log_format)  # after the checks: a bad config is one line
+    LOG.info("vfplane server on %s (database migrated)", settings.server.public_base())
     uvicorn.run(
         app,
         host=settings.server.bind,
         port=settings.server.port,
-        log_level="info",
-        access_log=False,
+        log_config=None,  # uvicorn's lines go through the root handler (text or JSON) too
+        access_log=False,  # the RequestIds middleware logs each request with its id
     )
 
 

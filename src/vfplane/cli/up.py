@@ -22,6 +22,7 @@ import typer
 import uvicorn
 import yaml
 
+from vfplane import logs
 from vfplane.cli.demo import run_demo
 from vfplane.cli.errors import reported_errors
 from vfplane.cli.server import bootstrap_data_dir, build_api, open_database
@@ -36,6 +37,7 @@ from vfplane.lab.cluster import (
     pf_mappings,
 )
 from vfplane.lab.profiles import PROFILES
+from vfplane.logs import LogFormat
 from vfplane.service import identity
 from vfplane.settings import Settings
 
@@ -81,7 +83,9 @@ def _server_settings(cluster: ClusterSpec, data_dir: Path, port: int, interval: 
     })  # fmt: skip
 
 
-def prepare_host(spec: HostSpec, data_dir: Path, url: str, interval: float) -> SimulatedHost:
+def prepare_host(
+    spec: HostSpec, data_dir: Path, url: str, interval: float, log_format: LogFormat = "text"
+) -> SimulatedHost:
     """The host's tree, its libvirt node file, its agent account and agent config."""
     directory = data_dir / "hosts" / spec.name
     devices = build_host_root(spec, directory / "root")
@@ -99,6 +103,7 @@ def prepare_host(spec: HostSpec, data_dir: Path, url: str, interval: float) -> S
     specs = [{"address": address, "physical_network": p} for p, _, address in mappings]
     text = "[agent]\n" + "".join(f"{k} = {_toml(v)}\n" for k, v in agent.items())
     text += f"\n[pci]\ndevice_spec = {_toml(specs)}\n"
+    text += f"\n[logging]\nformat = {_toml(log_format)}\n"
     _write_private(directory / "agent.toml", text)
     return SimulatedHost(spec, directory, directory / "agent.toml")
 
@@ -243,11 +248,16 @@ def up(
         10.0, "--report-interval", min=1.0, help="Agent heartbeat period in seconds."
     ),
     demo: bool = typer.Option(False, "--demo", help="Once ready, walk through a direct port."),
+    log_format: LogFormat = typer.Option(
+        "text",
+        "--log-format",
+        envvar="VFPLANE_LOGGING__FORMAT",
+        help="text, or json: one object per line (server.log and the agents' logs).",
+    ),
 ) -> None:
     """Run the server and simulated hosts (one agent process each) until Ctrl-C."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(filename=data_dir / "server.log", level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")  # fmt: skip
+    logs.setup_logging(log_format, filename=data_dir / "server.log")
     with reported_errors():
         _check_port(port)
         cluster = load_cluster(hosts_file)
@@ -256,7 +266,7 @@ def up(
         typer.echo(f"preparing {len(cluster.hosts)} simulated hosts in {data_dir}")
         hosts = []
         for spec in cluster.hosts:
-            hosts.append(prepare_host(spec, data_dir.resolve(), url, report_interval))
+            hosts.append(prepare_host(spec, data_dir.resolve(), url, report_interval, log_format))
             typer.echo(f"  {_describe(hosts[-1])}")
         clouds = bootstrap_data_dir(settings)
         create_agent_accounts(settings, hosts)

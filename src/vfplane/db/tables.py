@@ -208,6 +208,8 @@ class Port(Timestamps, Base):
     trusted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     propagate_uplink_status: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The API call that last changed what an agent must do for the port (its logs carry it).
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     fixed_ips: Mapped[list[IpAllocation]] = relationship(
         order_by="IpAllocation.ip_address", lazy="selectin", cascade="all, delete-orphan"
     )
@@ -299,7 +301,11 @@ class Host(Base):
 
 class PciDeviceRecord(Base):
     __tablename__ = "pci_devices"
-    __table_args__ = (UniqueConstraint("host", "address", name="uq_pci_devices_host_address"),)
+    __table_args__ = (
+        UniqueConstraint("host", "address", name="uq_pci_devices_host_address"),
+        # The dashboard's host pages: one physnet's hosts in name order.
+        Index("ix_pci_devices_physnet_host", "physical_network", "host"),
+    )
     id: Mapped[str] = _id()
     host: Mapped[str] = mapped_column(ForeignKey("hosts.name", ondelete="CASCADE"), index=True)
     address: Mapped[str] = mapped_column(String(16))
@@ -320,6 +326,8 @@ class PciDeviceRecord(Base):
     instance_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=1)
+    # A VF's state before the agent first changed it, as the agent reports it (None: untouched).
+    saved_original: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
 
 
 # --- flavors and images --------------------------------------------------------
@@ -391,3 +399,22 @@ class Image(Base):
     tags: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime())
     updated_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+# --- events ------------------------------------------------------------------------
+
+
+class Event(Base):
+    """What went wrong and why (a binding failed, no host was valid): append-only, pruned."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
+    server_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
+    port_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH), nullable=True)
+    host: Mapped[str | None] = mapped_column(String(NAME_LENGTH), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -35,6 +36,7 @@ from vfplane.domain.scheduling import (
     schedule,
 )
 from vfplane.service import claims
+from vfplane.service.metrics import Metrics
 
 NAMES_PER_QUERY = 500  # bound parameters per IN list, well under every backend's limit
 DEVICE_CACHE = 100_000  # distinct device rows kept for sharing
@@ -173,8 +175,9 @@ class HostView:
     One per server process; safe to share between request threads.
     """
 
-    def __init__(self, config: ComputeConfig | None = None) -> None:
+    def __init__(self, config: ComputeConfig | None = None, metrics: Metrics | None = None) -> None:
         self.config = config or ComputeConfig()
+        self.metrics = metrics or Metrics()  # times the decisions; the boot flow counts claims
         self._catalog = HostCatalog()
         self._devices = _Devices()
         self._stamps: dict[str, int] = {}
@@ -186,6 +189,7 @@ class HostView:
         self, session: Session, request: InstanceRequest, only: str | None = None
     ) -> Decision:
         """Schedule ``request`` over every host, or only the one named ``only``."""
+        started = time.perf_counter()
         claims.observe(session, self)  # its claims come back here without a reload
         session.flush()  # nothing to write (nor a write turn to wait for) under the lock,
         session.connection()  # nor a pooled connection to wait for
@@ -194,11 +198,19 @@ class HostView:
             hosts: Iterable[HostIndex] | HostCatalog = self._catalog
             if only is not None:
                 hosts = [self._catalog.get(only)] if only in self._catalog else []
-            return schedule(request, hosts, weighers=self.config.weighers)
+            decision = schedule(request, hosts, weighers=self.config.weighers)
+        self.metrics.decided(decision.fits, time.perf_counter() - started)
+        return decision
 
     def __len__(self) -> int:
         """How many hosts the view holds (as of its last catch-up)."""
         return len(self._catalog)
+
+    def hosts(self, sessions: Callable[[], Session]) -> list[HostCandidate]:
+        """Every host as the scheduler sees it, caught up first (for reports: metrics)."""
+        with sessions() as session, self._lock:
+            self._catch_up(session)
+            return [index.host for index in self._catalog]
 
     def warm(self, sessions: Callable[[], Session]) -> None:
         """Read every host now rather than at the first boot (seconds at 10,000 hosts)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -9,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from vfplane.db.tables import Host, Network, PciDeviceRecord, Port, PortBinding
@@ -133,6 +135,11 @@ class DesiredState:
     revision: int
     ports: list[dict[str, Any]]
     servers: list[dict[str, Any]] = field(default_factory=list)
+    # What the agent takes down, with the request ids that asked ({"servers", "ports"}: id → id)
+    released: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The digest of the saved originals the server keeps for the host: the agent reports its
+    # own when they differ (``originals_digest``).
+    originals_digest: str | None = None
 
 
 def _truthy(value: object) -> bool:
@@ -161,6 +168,7 @@ def _desired_port(
         "vnic_type": binding.vnic_type,
         "vif_type": binding.vif_type,
         "status": port.status,
+        "request_id": port.request_id,
     }
 
 
@@ -181,7 +189,36 @@ def desired_state(session: Session, context: RequestContext, name: str) -> Desir
     rows = list(session.execute(query))
     rates = qos.effective_rates_of(session, [port for port, _ in rows])
     ports = [_desired_port(port, binding, rates[port.id]) for port, binding in rows]
-    return DesiredState(name, host.revision, ports, server_domains.desired_servers(session, name))
+    servers = server_domains.desired_servers(session, name)
+    released = server_domains.released(session, name)
+    kept = select(PciDeviceRecord.address, PciDeviceRecord.saved_original).where(
+        PciDeviceRecord.host == name, PciDeviceRecord.saved_original.is_not(None)
+    )
+    originals = {a: o for a, o in session.execute(kept) if o is not None}
+    digest = originals_digest(originals)
+    released["ports"] = {**_restore_ids(session, originals, ports), **released["ports"]}
+    return DesiredState(name, host.revision, ports, servers, released, digest)
+
+
+def _restore_ids(
+    session: Session, originals: Mapping[str, Any], ports: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """Port id → the request id that last changed it, for the ports whose VF the agent will
+    restore: a saved original names them but they are no longer desired here (unbound, their
+    server deleted or failed). A deleted port has no row, so no id."""
+    held = {str(o.get("port_id")) for o in originals.values() if isinstance(o, Mapping)}
+    held -= {str(p["port_id"]) for p in ports}
+    query = select(Port.id, Port.request_id).where(
+        Port.id.in_(sorted(held)), Port.request_id.is_not(None)
+    )
+    return {port_id: str(rid) for port_id, rid in session.execute(query)} if held else {}
+
+
+def originals_digest(originals: Mapping[str, Any]) -> str:
+    """SHA-256 of the saved originals (address → record) in canonical JSON; the agent's
+    ``reconcile.originals_digest`` computes the same of its own."""
+    canonical = json.dumps(originals, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -189,6 +226,23 @@ class StatusReport:
     up: Sequence[str] = ()
     down: Sequence[str] = ()
     errors: Mapping[str, str] = field(default_factory=dict)
+    originals: Mapping[str, Mapping[str, Any]] | None = None  # every saved original, or None
+
+
+def store_originals(
+    session: Session, host: str, originals: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """Keep each VF's saved original as its agent reports them (all of the host's at once);
+    only the rows that differ are written, with no scheduling or desired-state stamp."""
+    device = PciDeviceRecord
+    rows = session.execute(
+        select(device.id, device.address, device.saved_original).where(device.host == host)
+    )
+    changed = [{"row": row_id, "saved": dict(originals[address]) if address in originals else None}
+               for row_id, address, saved in rows if saved != originals.get(address)]  # fmt: skip
+    if changed:
+        statement = update(device).where(device.id == bindparam("row"))
+        session.connection().execute(statement.values(saved_original=bindparam("saved")), changed)
 
 
 def report_port_status(
@@ -212,6 +266,11 @@ def report_port_status(
         status, reason = wanted[port_id]
         if (port.status, port.status_reason) != (status, reason):
             port.status, port.status_reason, port.updated_at = status, reason, now
+            LOG.info("port %s is %s on host %s (its agent reports)%s", port_id, status, host,
+                     f": {reason}" if reason else "",
+                     extra={"port_id": port_id, "host": host, "status": status})  # fmt: skip
     server_domains.servers_of_ports(session, sorted(bound), now)
+    if report.originals is not None:
+        store_originals(session, host, report.originals)
     session.commit()
     return sorted(set(wanted) - bound)

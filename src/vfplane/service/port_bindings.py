@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from vfplane.db.tables import Network, Port, PortBinding
 from vfplane.domain.binding import (
@@ -33,6 +33,7 @@ from vfplane.domain.binding import (
 )
 from vfplane.domain.networks import PortStatus, VifType, VnicType
 from vfplane.errors import Conflict, InvalidInput, NotFound
+from vfplane.service import events
 from vfplane.service.agents import host_agents
 from vfplane.service.context import RequestContext
 
@@ -158,18 +159,23 @@ def _commit_binding(
         session.rollback()  # a concurrent request bound it with the same inputs
         return True
     port = session.get_one(Port, context.port.id)
-    store_outcome(port, binding, outcome)
     port.updated_at = now
+    store_outcome(port, binding, outcome)
     port.revision_number += 1
     session.commit()
     return True
 
 
 def store_outcome(port: Port, binding: PortBinding, outcome: BindingOutcome) -> None:
+    """Keep the drivers' outcome; a failure also becomes an event in the same transaction
+    (at the port's ``updated_at``, which its callers set to now)."""
     binding.vif_type = outcome.vif_type
     binding.vif_details = dict(outcome.vif_details)
     binding.failure_reasons = [r.as_dict() for r in outcome.reasons]
     port.status = outcome.status
+    session = object_session(port)
+    if binding.vif_type == VifType.BINDING_FAILED and session is not None:
+        events.binding_failed(session, port, binding, port.updated_at)
 
 
 # --- extended bindings (binding-extended) -----------------------------------

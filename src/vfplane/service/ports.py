@@ -264,6 +264,7 @@ def _new_port(
         qos_policy_id=request.qos_policy_id,
         trusted=request.trusted,
         propagate_uplink_status=request.propagate_uplink_status,
+        request_id=context.request_id or None,
         fixed_ips=assign_fixed_ips(port_id, plan),
         bindings=[binding],
         created_at=now,
@@ -364,6 +365,7 @@ def update_port(
         setattr(port, name, changes[name])
     port.updated_at = now
     port.revision_number += 1
+    port.request_id = context.request_id or port.request_id
     try:
         session.commit()
     except IntegrityError:

@@ -8,15 +8,16 @@ XML it carries is read for the boot generation and the ports actually plugged.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
-from vfplane.db.compute_tables import Server
+from vfplane.db.compute_tables import InstanceAction, Server
 from vfplane.db.tables import PciDeviceRecord, Port
 from vfplane.errors import InvalidDomainSpec
 from vfplane.service import server_actions, server_interfaces
@@ -24,6 +25,9 @@ from vfplane.service.context import RequestContext
 from vfplane.service.port_bindings import current_binding
 from vfplane.service.servers import ACTIVE_STATES, BootTools, fail
 from vfplane.virt.readback import domain_generation, plugged_port_ids
+
+LOG = logging.getLogger(__name__)
+RECENTLY_RELEASED = 20  # servers gone from a host whose request ids its agent is still told
 
 
 def _interfaces(session: Session, port_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -62,11 +66,26 @@ def _hostdevs(session: Session, host: str, servers: Sequence[Server]) -> dict[st
     return found  # fmt: skip
 
 
+def request_ids(session: Session, server_ids: Sequence[str]) -> dict[str, str]:
+    """Server id → the request id of its latest instance action: the call whose outcome the
+    agent works on (the boot, a stop, an attach, the delete), one query for all."""
+    query = (select(InstanceAction.server_id, InstanceAction.request_id)
+             .where(InstanceAction.server_id.in_(server_ids))
+             .order_by(InstanceAction.start_time, InstanceAction.id))  # fmt: skip
+    found: dict[str, str] = {}
+    for server_id, request_id in session.execute(query) if server_ids else ():
+        if request_id:
+            found[server_id] = request_id
+    return found
+
+
 def _desired(
-    server: Server, interfaces: dict[str, dict[str, Any]], hostdevs: dict[str, list[Any]]
-) -> dict[str, Any]:
+    server: Server, interfaces: dict[str, dict[str, Any]], hostdevs: dict[str, list[Any]],
+    request_id: str | None,
+) -> dict[str, Any]:  # fmt: skip
     plugged = [p["port_id"] for p in server.ports if p.get("pending") != "detach"]
-    return {"id": server.id, "name": server.name, "vcpus": int(server.flavor.get("vcpus", 1)),
+    return {"id": server.id, "name": server.name, "request_id": request_id,
+            "vcpus": int(server.flavor.get("vcpus", 1)),
             "memory_mb": int(server.flavor.get("ram", 512)),
             "image_location": server.image_location,
             "running": server_actions.wants_running(server),
@@ -86,7 +105,33 @@ def desired_servers(session: Session, host: str) -> list[dict[str, Any]]:
     port_ids = [p["port_id"] for s in servers for p in s.ports if p.get("pending") != "detach"]
     interfaces = _interfaces(session, port_ids)
     hostdevs = _hostdevs(session, host, servers)
-    return [_desired(server, interfaces, hostdevs) for server in servers]
+    ids = request_ids(session, [server.id for server in servers])
+    return [_desired(server, interfaces, hostdevs, ids.get(server.id)) for server in servers]
+
+
+def released(session: Session, host: str) -> dict[str, dict[str, str]]:
+    """What the agent of ``host`` takes down, with the request id that asked for it: the
+    servers deleted or failed there last (their domains removed, their VFs restored) and the
+    ports being detached. The agent's log lines about them name that request."""
+    gone = list(session.execute(
+        select(Server.id, Server.ports)
+        .where(Server.host == host,
+               or_(Server.deleted_at.is_not(None), Server.status.not_in(ACTIVE_STATES)))
+        .order_by(Server.updated_at.desc()).limit(RECENTLY_RELEASED)))  # fmt: skip
+    live = session.execute(
+        select(Server.id, Server.ports).where(
+            Server.host == host, Server.deleted_at.is_(None), Server.status.in_(ACTIVE_STATES)
+        )
+    )
+    detaching = {server_id: [p for p in held if p.get("pending") == "detach"]
+                 for server_id, held in live}  # fmt: skip
+    taken = [(server_id, held) for server_id, held in gone]
+    taken += [(server_id, held) for server_id, held in detaching.items() if held]
+    ids = request_ids(session, [server_id for server_id, _ in taken])
+    ports = {str(p["port_id"]): ids[server_id]
+             for server_id, held in taken if server_id in ids for p in held}  # fmt: skip
+    servers = {server_id: ids[server_id] for server_id, _ in gone if server_id in ids}
+    return {"servers": servers, "ports": ports}
 
 
 def refresh(session: Session, server: Server, now: datetime) -> None:
@@ -164,6 +209,9 @@ def report_domains(
         if server is None or server.host != host or server.deleted_at is not None:
             ignored.append(report.server_id)
             continue
+        LOG.info("server %s: domain %s on host %s%s", server.id, report.state, host,
+                 f" ({report.message})" if report.message else "",
+                 extra={"server_id": server.id, "host": host, "state": report.state})  # fmt: skip
         _apply(session, context, server, report, tools, now)
     session.commit()
     return ignored

@@ -20,6 +20,7 @@ from vfplane.db.tables import Network, PciDeviceRecord, Port
 from vfplane.domain.binding import UNBOUND_VIF_TYPES, Binder
 from vfplane.domain.networks import SRIOV_VNIC_TYPES, VnicType
 from vfplane.errors import Conflict, InvalidInput
+from vfplane.logs import current_request_id
 from vfplane.service import ports as port_service
 from vfplane.service.context import SERVICE, RequestContext
 from vfplane.service.ipam import FixedIpRequest
@@ -188,10 +189,13 @@ def _bind_one(
     session: Session, server_id: str, host: str, port_id: str, address: str | None,
     binder: Binder, now: datetime,
 ) -> str | None:  # fmt: skip
+    """Bind one port; it records the request id being served (the boot's, the attach's)."""
+    request_id = current_request_id()
     held = session.connection().execute(
         update(Port).where(Port.id == port_id, Port.device_id.in_(("", server_id)))
         .values(device_id=server_id, device_owner=DEVICE_OWNER, updated_at=now,
-                revision_number=Port.revision_number + 1)
+                revision_number=Port.revision_number + 1,
+                **({"request_id": request_id} if request_id else {}))
     ).rowcount  # fmt: skip
     if not held:
         return f"port {port_id} was deleted or taken by another server meanwhile"

@@ -36,7 +36,7 @@ from vfplane.domain.scheduling import (
     InstanceRequest,
 )
 from vfplane.errors import NotFound
-from vfplane.service import claims
+from vfplane.service import claims, events
 from vfplane.service.context import RequestContext
 from vfplane.service.host_view import HostView
 from vfplane.service.ports import PortConfig
@@ -100,9 +100,10 @@ def request_dict(request: PciRequest) -> dict[str, Any]:
 
 def fail(
     session: Session, context: RequestContext, server: Server, tools: BootTools, now: datetime,
-    message: str, details: str = "",
+    message: str, details: str = "", *, no_valid_host: bool = False,
 ) -> None:  # fmt: skip
-    """ERROR with a readable fault; ports unbound (created ones deleted), devices freed."""
+    """ERROR with a readable fault; ports unbound (created ones deleted), devices freed.
+    ``no_valid_host``: the event that says so is written with the fault."""
     LOG.info("server %s failed: %s", server.id, message)
     ports = [ServerPort.from_dict(p) for p in server.ports]
     release_ports(session, context, ports, tools.binder, now, owner=server.id)
@@ -112,6 +113,8 @@ def fail(
     server.status, server.vm_state, server.task_state = "ERROR", "error", None
     server.fault = fault(message, now, details)
     server.updated_at = now
+    if no_valid_host:
+        events.no_valid_host(session, context, server, message, now)
     session.commit()
 
 
@@ -138,7 +141,9 @@ def claim_best(
         if not decision.fits:
             return None, decision
         for candidate in decision.candidates:
-            if _claim_on(session, instance_id, candidate):
+            won = _claim_on(session, instance_id, candidate)
+            hosts.metrics.claimed(won)
+            if won:
                 return candidate, decision
             hosts.forget(candidate.host)
     return None, decision
@@ -190,7 +195,8 @@ def boot(
     candidate = place(session, server, instance, tools.hosts)
     if candidate is None:
         summary = (server.explanation or {}).get("summary", "")
-        fail(session, context, server, tools, now, f"No valid host was found. {summary}".strip())
+        message = f"No valid host was found. {summary}".strip()
+        fail(session, context, server, tools, now, message, no_valid_host=True)
         return server
     server.host, server.task_state = candidate.host, "networking"
     server.numa_nodes = list(candidate.numa_cells)

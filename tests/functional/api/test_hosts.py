@@ -109,6 +109,7 @@ def test_desired_state_carries_what_the_vf_needs(api: Api) -> None:
         "admin_state_up": False, "port_security_enabled": False, "trusted": None,
         "propagate_uplink_status": False, "max_kbps": None, "min_kbps": None,
         "vnic_type": "direct", "vif_type": "hw_veb", "status": "DOWN",
+        "request_id": desired["request_id"],  # the port create's (test_request_ids)
     }  # fmt: skip
     devices = api.get("admin", f"/v1/devices?host={HOST}").json()["devices"]
     assert {d["address"]: d["port_id"] for d in devices}[VF0] == port["id"]

@@ -64,7 +64,8 @@ ROWS: list[tuple[str, dict[str, Any]]] = [
                      "ifname": None, "pf_ifname": "ens1f0", "vf_index": 0, "mac": None,
                      "iommu_group": 40, "physical_network": "physnet1",
                      "tags": {"physical_network": "physnet1"}, "status": "allocated",
-                     "instance_id": VM, "request_id": "rq", "generation": 4}),
+                     "instance_id": VM, "request_id": "rq", "generation": 4,
+                     "saved_original": {"mac": "00:00:00:00:00:00", "vlan": 0}}),
     ("flavors", {"id": "fl", "name": "m1.small", "vcpus": 1, "ram": 512, "disk": 1, "swap": 0,
                  "ephemeral": 0, "rxtx_factor": 1.0, "is_public": False, "disabled": False,
                  "description": None, "created_at": T0}),
@@ -87,6 +88,9 @@ ROWS: list[tuple[str, dict[str, Any]]] = [
                           "request_id": "req-1", "user_id": U, "project_id": P,
                           "start_time": T0, "finish_time": T0, "result": "Success",
                           "message": None}),
+    ("events", {"id": 1, "kind": "no_valid_host", "created_at": T0, "project_id": P,
+                "server_id": VM, "port_id": PORT, "host": None, "request_id": "req-1",
+                "message": "no host", "details": {"hosts": []}}),
 ]  # fmt: skip
 
 

@@ -79,7 +79,7 @@ def reference(databases: EmptyDatabases) -> dict[str, dict[str, Any]]:
 
 
 def test_the_revisions_are_the_released_ones() -> None:
-    assert REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert REVISIONS == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
     assert migrate.head_revision() == REVISIONS[-1]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -84,7 +83,7 @@ def test_vfplane_up_serves_and_points_everything_at_loopback(
     vfplane: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(up_cli.uvicorn, "Server", _Server)
-    monkeypatch.setattr(logging, "basicConfig", lambda **_: None)
+    monkeypatch.setattr(up_cli.logs, "setup_logging", lambda *_, **__: None)
     monkeypatch.setattr(signal, "signal", lambda *_: None)
     _Server.configs.clear()
     port = _free_port()
