@@ -2,14 +2,19 @@
 
 Usage: .venv/bin/python benchmarks/claims.py --hosts 1000 --pfs 2 --vfs 64 --physnets 4 \
            --requests 2000 --runs sqlite:1,postgresql:1,postgresql:2 \
+           [--threads 4] [--host-subset-size 10] \
            [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 For each run ``backend:processes`` a fresh database gets the synthetic cloud of
 ``workload.py``; then ``processes`` worker processes (each a server process's
 ``HostView``, warmed up outside the timing) share the boot requests and call
 ``servers.claim_best`` for each: catch up with the database, schedule, claim the
-devices in a transaction (trying the next candidate on a lost race). Claims stay
-claimed, so later decisions see a fuller cloud. One JSON line per run.
+devices in a transaction (trying the next candidate on a lost race). Each process
+has ``--threads`` claims in flight at once, as a server has concurrent requests,
+and draws its first host from the best ``--host-subset-size`` (``[compute]
+host_subset_size``, what an operator sets when several server processes schedule);
+every run, SQLite's too, uses the same two. Claims stay claimed, so later decisions
+see a fuller cloud. One JSON line per run.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +40,7 @@ from sqlalchemy import create_engine, text
 
 from vfplane.db.engine import make_engine, make_session_factory
 from vfplane.domain.scheduling import InstanceRequest
-from vfplane.service.host_view import HostView
+from vfplane.service.host_view import ComputeConfig, HostView
 from vfplane.service.servers import claim_best
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -51,26 +57,39 @@ class _LostRaces(logging.Handler):
         self.count += "lost a race" in record.getMessage()
 
 
-def _worker(url: str, boots: list[workload.BootRequest], barrier: Any, results: Any) -> None:
-    lost = _LostRaces()
-    logger = logging.getLogger("vfplane.service.servers")
-    logger.addHandler(lost)
-    logger.setLevel(logging.INFO)
-    sessions = make_session_factory(make_engine(url))
-    view = HostView()
-    warm_start = time.perf_counter()
-    with sessions() as session:
-        view.decide(session, InstanceRequest(1, 1))  # reads every host, untimed
-    warm_s = time.perf_counter() - warm_start
-    requests = [vfplane_input.to_request(boot) for boot in boots]
-    barrier.wait()
-    timings, claimed = [], 0
+def _claim_all(sessions: Any, view: HostView, requests: list[Any], timings: list[float]) -> int:
+    claimed = 0
     for request in requests:
         start = time.perf_counter()
         with sessions() as session:
             candidate, _ = claim_best(session, str(uuid.uuid4()), request, view)
         timings.append((time.perf_counter() - start) * 1000.0)
         claimed += candidate is not None
+    return claimed
+
+
+def _worker(
+    url: str, boots: list[workload.BootRequest], options: tuple[int, int], barrier: Any,
+    results: Any,
+) -> None:  # fmt: skip
+    """One server process: ``threads`` requests in flight at once, one ``HostView``."""
+    subset, threads = options
+    lost = _LostRaces()
+    logger = logging.getLogger("vfplane.service.servers")
+    logger.addHandler(lost)
+    logger.setLevel(logging.INFO)
+    sessions = make_session_factory(make_engine(url))
+    view = HostView(ComputeConfig(host_subset_size=subset))
+    warm_start = time.perf_counter()
+    with sessions() as session:
+        view.decide(session, InstanceRequest(1, 1))  # reads every host, untimed
+    warm_s = time.perf_counter() - warm_start
+    requests = [vfplane_input.to_request(boot) for boot in boots]
+    timings: list[float] = []
+    barrier.wait()
+    with ThreadPoolExecutor(threads) as pool:
+        shares = [requests[i::threads] for i in range(threads)]
+        claimed = sum(pool.map(lambda share: _claim_all(sessions, view, share, timings), shares))
     results.put({"timings": timings, "claimed": claimed, "lost": lost.count,
                  "end": time.time(), "warm_s": warm_s})  # fmt: skip
 
@@ -106,19 +125,24 @@ def run(args: argparse.Namespace, backend: str, processes: int, workdir: Path) -
         engine.dispose()
         populate_s = time.perf_counter() - start
         boots = workload.build_requests(args.requests, args.physnets, args.seed)
-        return {**_measure(url, boots, processes), "bench": "claims", "backend": backend,
-                "processes": processes, "hosts": args.hosts_count,
+        measured = _measure(url, boots, processes, (args.host_subset_size, args.threads))
+        return {**measured, "bench": "claims", "backend": backend,
+                "host_subset_size": args.host_subset_size, "processes": processes,
+                "threads": args.threads,
+                "hosts": args.hosts_count,
                 "vfs_per_host": args.pfs * args.vfs, "devices": devices,
                 "requested": args.requests, "populate_s": round(populate_s, 1)}  # fmt: skip
     finally:
         drop()
 
 
-def _measure(url: str, boots: list[workload.BootRequest], processes: int) -> dict[str, Any]:
+def _measure(
+    url: str, boots: list[workload.BootRequest], processes: int, options: tuple[int, int]
+) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(processes + 1), context.Queue()
     workers = [
-        context.Process(target=_worker, args=(url, boots[i::processes], barrier, results))
+        context.Process(target=_worker, args=(url, boots[i::processes], options, barrier, results))
         for i in range(processes)
     ]
     for worker in workers:
@@ -142,6 +166,10 @@ def _measure(url: str, boots: list[workload.BootRequest], processes: int) -> dic
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", default="sqlite:1,postgresql:1,postgresql:2",
                         help="backend:processes, comma-separated")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=4,
+                        help="claims in flight at once in each process")  # fmt: skip
+    parser.add_argument("--host-subset-size", type=int, default=10,
+                        help="[compute] host_subset_size of every process")  # fmt: skip
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES,
                         help="an admin URL; each run creates and drops a database")  # fmt: skip
 

@@ -104,6 +104,13 @@ class ComputeSettings(_Section):
     )
     pci_weight_multiplier: float = 1.0
     ram_weight_multiplier: float = 1.0
+    host_subset_size: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="the first host tried is drawn at random from the best N (Nova's "
+        "[filter_scheduler] host_subset_size); above 1 when several server processes schedule",
+    )
 
 
 class LoggingSettings(_Section):

@@ -64,7 +64,8 @@ class ApiDependencies:
         compute = settings.compute
         weighers = WeigherConfig(compute.ram_weight_multiplier, compute.pci_weight_multiplier)
         ratios = compute.cpu_allocation_ratio, compute.ram_allocation_ratio
-        overrides.setdefault("host_view", HostView(ComputeConfig(*ratios, weighers), metrics))
+        config_of_host_view = ComputeConfig(*ratios, weighers, compute.host_subset_size)
+        overrides.setdefault("host_view", HostView(config_of_host_view, metrics))
         return cls(settings, sessions, config, binding, **overrides)
 
     @property

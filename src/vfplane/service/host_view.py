@@ -26,6 +26,7 @@ from vfplane.db.tables import Host, PciDeviceRecord
 from vfplane.domain.device_states import DeviceStatus
 from vfplane.domain.pci import DeviceType, PciAddress
 from vfplane.domain.scheduling import (
+    ENOUGH_FITS,
     Decision,
     HostCandidate,
     HostCatalog,
@@ -53,6 +54,7 @@ class ComputeConfig:
     cpu_allocation_ratio: float = 4.0
     ram_allocation_ratio: float = 1.0
     weighers: WeigherConfig = field(default_factory=WeigherConfig)
+    host_subset_size: int = 1  # Nova's [filter_scheduler] host_subset_size
 
 
 class _Devices:
@@ -198,7 +200,8 @@ class HostView:
             hosts: Iterable[HostIndex] | HostCatalog = self._catalog
             if only is not None:
                 hosts = [self._catalog.get(only)] if only in self._catalog else []
-            decision = schedule(request, hosts, weighers=self.config.weighers)
+            enough = max(ENOUGH_FITS, self.config.host_subset_size)
+            decision = schedule(request, hosts, weighers=self.config.weighers, enough=enough)
         self.metrics.decided(decision.fits, time.perf_counter() - started)
         return decision
 

@@ -140,13 +140,23 @@ def claim_best(
         decision = hosts.decide(session, request, only)
         if not decision.fits:
             return None, decision
-        for candidate in decision.candidates:
+        for candidate in claim_order(decision.candidates, hosts.config.host_subset_size):
             won = _claim_on(session, instance_id, candidate)
             hosts.metrics.claimed(won)
             if won:
                 return candidate, decision
             hosts.forget(candidate.host)
     return None, decision
+
+
+def claim_order(candidates: Sequence[Candidate], subset_size: int) -> list[Candidate]:
+    """Nova's ``host_subset_size``: the first host tried is drawn at random from the best
+    ``subset_size``, so server processes deciding at the same moment seldom race for one
+    host; the others follow best first."""
+    ordered = list(candidates)
+    if subset_size > 1 and len(ordered) > 1:
+        ordered.insert(0, ordered.pop(random.randrange(min(subset_size, len(ordered)))))
+    return ordered
 
 
 def place(

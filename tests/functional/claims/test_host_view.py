@@ -6,6 +6,7 @@ session), and several ``HostView`` objects stand for several server processes.
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.functional.api.conftest import Database
-from vfplane.api.deps import utc_now
+from vfplane.api.deps import ApiDependencies, utc_now
 from vfplane.db import schedule_stamps
 from vfplane.db.compute_tables import Server
 from vfplane.db.engine import make_session_factory
@@ -24,9 +25,10 @@ from vfplane.domain.requests import port_request
 from vfplane.domain.scheduling import InstanceRequest
 from vfplane.service import claims
 from vfplane.service.context import SERVICE, RequestContext
-from vfplane.service.host_view import HostView
+from vfplane.service.host_view import ComputeConfig, HostView
 from vfplane.service.hosts import HostReport, register_host
 from vfplane.service.servers import claim_best
+from vfplane.settings import Settings
 
 AGENT = RequestContext("agent", "service", frozenset({SERVICE}))
 PF = "0000:5e:00.0"
@@ -176,3 +178,19 @@ def _owner(session: Session, host: str) -> str:
         PciDeviceRecord.host == host, PciDeviceRecord.instance_id.is_not(None)
     )
     return str(session.scalars(query).first())
+
+
+def test_a_host_subset_spreads_the_first_claims_over_equal_hosts(cloud: Cloud) -> None:
+    for n in range(4):
+        cloud.register(n, 4)
+    packing = [_claim(cloud, HostView()) for _ in range(4)]
+    assert len(set(packing)) == 1  # the PCI weigher packs: one host fills first
+    random.seed(11)
+    spread = HostView(ComputeConfig(host_subset_size=4))
+    assert len({_claim(cloud, spread) for _ in range(4)}) > 1
+
+
+def test_the_host_subset_size_setting_reaches_the_scheduler(database: Database) -> None:
+    settings = Settings.model_validate({"compute": {"host_subset_size": 5}})
+    deps = ApiDependencies.from_settings(settings, make_session_factory(database.engine))
+    assert deps.host_view.config.host_subset_size == 5

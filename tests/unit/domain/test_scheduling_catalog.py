@@ -171,3 +171,12 @@ def test_candidate_sets_by_group_equal_those_by_host_sets(seed: int) -> None:
         assert {k: sorted(v) for k, v in by_group.groups.items()} == {
             k: sorted(v) for k, v in by_sets.groups.items()
         }
+
+
+def test_a_large_catalog_gives_as_many_fits_as_asked() -> None:
+    cloud = [host(f"h{n}", nic(0x3B, 2, physnet="physnet1")) for n in range(FULL_SCAN_HOSTS + 50)]
+    request = boot(port("physnet1"))
+    assert len(schedule(request, HostCatalog(cloud, seed=1)).candidates) == 3  # Nova's max_attempts
+    wide = schedule(request, HostCatalog(cloud, seed=1), enough=12)
+    assert len(wide.candidates) == 12
+    assert len({c.host for c in wide.candidates}) == 12

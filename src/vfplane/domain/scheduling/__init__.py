@@ -1,6 +1,6 @@
 """The pure scheduling core: pools, filters, weighers and explanations for booting servers."""
 
-from vfplane.domain.scheduling.catalog import HostCatalog
+from vfplane.domain.scheduling.catalog import ENOUGH_FITS, HostCatalog
 from vfplane.domain.scheduling.decide import (
     Assignment,
     Candidate,
@@ -24,6 +24,7 @@ from vfplane.domain.scheduling.reasons import (
 )
 
 __all__ = [
+    "ENOUGH_FITS",
     "Assignment",
     "Candidate",
     "Decision",

@@ -180,11 +180,13 @@ def schedule(
     count: int = 1,
     *,
     weighers: WeigherConfig | None = None,
+    enough: int = ENOUGH_FITS,
 ) -> Decision:
     """Filter (capacity, PCI, NUMA) and weigh ``hosts`` for ``count`` such instances.
 
     ``HostIndex`` arguments are read, never changed; multi-create works on copies.
-    A :class:`HostCatalog` of more than ``FULL_SCAN_HOSTS`` hosts is sampled.
+    A :class:`HostCatalog` of more than ``FULL_SCAN_HOSTS`` hosts is sampled, until
+    ``enough`` hosts (or ``count``) fit.
     """
     if count < 1:
         raise InvalidInput(f"count must be at least 1, got {count}")
@@ -197,7 +199,7 @@ def schedule(
         request.guest_numa_nodes,
     )
     if isinstance(hosts, HostCatalog) and len(hosts) > FULL_SCAN_HOSTS:
-        return _sampled(work, hosts, count, weighers)
+        return _sampled(work, hosts, count, weighers, enough)
     if isinstance(hosts, HostCatalog):  # explained in name order, as a list of hosts would be
         hosts = sorted(hosts, key=lambda index: index.name)
     fits: dict[str, HostFit] = {}
@@ -237,15 +239,17 @@ def _decide(
                     candidates=candidates, bulk=bulk, lacking=lacking, skipped=skipped)  # fmt: skip
 
 
-def _sampled(work: Workload, catalog: HostCatalog, count: int, weighers: WeigherConfig) -> Decision:
+def _sampled(
+    work: Workload, catalog: HostCatalog, count: int, weighers: WeigherConfig, wanted: int
+) -> Decision:
     """Hosts without a usable pool are explained in bulk; of each fingerprint group one host is
-    examined, and a group that fits gives hosts until ``ENOUGH_FITS`` (or ``count``) fit:
-    the best and two alternates."""
+    examined, and a group that fits gives hosts until ``wanted`` (or ``count``) fit: by
+    default the best and two alternates."""
     found = catalog.candidates(work.requests)
     lacking: list[tuple[CompiledRequest, int]] = []
     if any(found.lacking):
         lacking = [(r, n) for r, n in zip(work.requests, found.lacking, strict=True) if n]
-    enough = max(ENOUGH_FITS, count)
+    enough = max(wanted, count)
     fits: dict[str, HostFit] = {}
     rejected: dict[str, HostExplanation] = {}
     bulk: list[tuple[Reason, int]] = []
