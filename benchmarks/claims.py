@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/claims.py --hosts 1000 --pfs 2 --vfs 64 --physnets 4 \
            --requests 2000 --runs sqlite:1,postgresql:1,postgresql:2 \
-           [--threads 4] [--host-subset-size 10] \
+           [--threads 1] [--host-subset-size 10] \
            [--postgres-url postgresql://postgres@127.0.0.1:5432/postgres]
 
 For each run ``backend:processes`` a fresh database gets the synthetic cloud of
@@ -166,7 +166,7 @@ def _measure(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", default="sqlite:1,postgresql:1,postgresql:2",
                         help="backend:processes, comma-separated")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=4,
+    parser.add_argument("--threads", type=int, default=1,
                         help="claims in flight at once in each process")  # fmt: skip
     parser.add_argument("--host-subset-size", type=int, default=10,
                         help="[compute] host_subset_size of every process")  # fmt: skip

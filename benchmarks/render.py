@@ -11,7 +11,8 @@ Results = Mapping[str, Sequence[Mapping[str, Any]]]
 COLUMNS = {
     "schedule": ("hosts", "vfs_per_host", "decisions", "fits", "p50_ms", "p99_ms", "max_ms",
                  "index_build_s"),
-    "claims": ("backend", "processes", "hosts", "requested", "claimed", "lost_races",
+    "claims": ("backend", "processes", "threads", "host_subset_size", "hosts", "requested",
+               "claimed", "lost_races",
                "claims_per_s", "p50_ms", "p99_ms", "warm_s"),
     "nova_peer": ("hosts", "vfs_per_host", "decisions", "fits", "p50_ms", "p99_ms", "max_ms",
                   "stats_build_s"),

@@ -84,13 +84,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--claims-hosts", default="1000", help="host counts for claims/s")
     parser.add_argument("--claims-requests", type=int, default=1000)
+    parser.add_argument("--claims-threads", type=int, default=1,
+                        help="claims in flight at once in each process")  # fmt: skip
+    parser.add_argument("--host-subset-size", type=int, default=10,
+                        help="[compute] host_subset_size of every claiming process")  # fmt: skip
     parser.add_argument("--postgres-url", default=claims.DEFAULT_POSTGRES)
     args = parser.parse_args(argv)
     for count in workload.host_counts(args.hosts):
         print(json.dumps(run(args, count)), flush=True)
     if args.claims_runs != "none":
         claim_args = argparse.Namespace(**{**vars(args), "runs": args.claims_runs,
-                                           "requests": args.claims_requests})  # fmt: skip
+                                           "requests": args.claims_requests,
+                                           "threads": args.claims_threads})  # fmt: skip
         for count in workload.host_counts(args.claims_hosts):
             for line in claims.run_all(claim_args, count):
                 print(json.dumps(line), flush=True)
