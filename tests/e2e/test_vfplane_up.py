@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 import yaml
 
@@ -43,6 +44,7 @@ class Cluster:
     url: str
     admin: ApiClient
     process: subprocess.Popen[str]
+    banner: tuple[str, ...] = ()  # what vfplane up printed until "ready"
 
     def nic(self, host: str) -> SimulatedNic:
         return SimulatedNic(self.data_dir / "hosts" / host / "root")
@@ -91,7 +93,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     auth = yaml.safe_load((data_dir / "clouds.yaml").read_text())["clouds"]["vfplane-admin"]["auth"]
     url = f"http://127.0.0.1:{port}"
     admin = ApiClient(url, Credentials(auth["username"], auth["password"], auth["project_name"]))
-    yield Cluster(data_dir, url, admin, process)
+    yield Cluster(data_dir, url, admin, process, tuple(lines))
     admin.close()
     process.send_signal(signal.SIGINT)
     process.wait(timeout=30)
@@ -269,3 +271,15 @@ def test_server_that_cannot_fit_is_explained(cluster: Cluster) -> None:
     assert explained.returncode == 1, explained.stderr
     assert "No valid host was found" in explained.stdout
     assert "physnet3" in explained.stdout
+
+
+def test_the_banner_names_the_dashboard_and_metrics_and_both_answer(cluster: Cluster) -> None:
+    banner = "".join(cluster.banner)
+    assert f"dashboard: {cluster.url}/ui/" in banner, banner
+    assert f"metrics: {cluster.url}/metrics" in banner, banner
+    page = httpx.get(f"{cluster.url}/ui/")
+    assert page.status_code == 200
+    assert "vfplane" in page.text
+    metrics = httpx.get(f"{cluster.url}/metrics")
+    assert metrics.status_code == 200
+    assert 'vfplane_physnet_vfs{physnet="physnet1",state="free"}' in metrics.text

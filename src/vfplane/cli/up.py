@@ -227,6 +227,8 @@ def _bring_up_agents(
     )
     typer.echo(f"try: OS_CLIENT_CONFIG_FILE={clouds} openstack --os-cloud vfplane-admin "
                "network agent list")  # fmt: skip
+    typer.echo(f"dashboard: {admin.base_url}/ui/ (log in as vfplane-admin in clouds.yaml)   "
+               f"metrics: {admin.base_url}/metrics")  # fmt: skip
     typer.echo("ready", nl=True)
     sys.stdout.flush()
     if demo:
