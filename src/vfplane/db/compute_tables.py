@@ -32,8 +32,10 @@ class Server(Base):
     ports: Mapped[list[Any]] = mapped_column(default=list)
     created_ports: Mapped[list[Any]] = mapped_column(default=list)
     pci_requests: Mapped[list[Any]] = mapped_column(default=list)
-    explanation: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
-    domain_xml: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Read only by the explain and domain-XML endpoints: loaded when first touched, so the
+    # polls of GET /servers/{id} do not read kilobytes of XML and host reasons each time.
+    explanation: Mapped[dict[str, Any] | None] = mapped_column(nullable=True, deferred=True)
+    domain_xml: Mapped[str | None] = mapped_column(Text, nullable=True, deferred=True)
     generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reboot_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
     numa_nodes: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
