@@ -17,6 +17,7 @@ from vfplane.domain.binding import (
     MechanismDriver,
     PortContext,
     Refusal,
+    RefusalKind,
 )
 from vfplane.domain.networks import PortStatus, VifType
 from vfplane.errors import ConfigError
@@ -71,7 +72,9 @@ class BindingManager:
             return DriverVerdict(driver.name, driver.bind(context))
         except Exception as exc:
             LOG.exception("mechanism driver %s failed on port %s", driver.name, context.port.id)
-            return DriverVerdict(driver.name, Refusal(f"the driver failed: {exc!r}"))
+            return DriverVerdict(
+                driver.name, Refusal(f"the driver failed: {exc!r}", RefusalKind.DRIVER_ERROR)
+            )
 
     def evaluate(self, context: PortContext) -> list[DriverVerdict]:
         """Every driver's answer, whether or not an earlier one binds (for explanations)."""
@@ -83,7 +86,7 @@ class BindingManager:
             verdict = self._ask(driver, context)
             result = verdict.result
             if isinstance(result, Refusal):
-                reasons.append(FailureReason(driver.name, result.reason))
+                reasons.append(FailureReason(driver.name, result.reason, result.kind))
                 continue
             details = {**result.vif_details, "bound_drivers": {"0": driver.name}}
             return BindingOutcome(result.vif_type, details, result.status, driver.name)

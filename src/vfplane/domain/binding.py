@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from vfplane.domain.networks import PortStatus, VifType
@@ -75,9 +76,29 @@ class BindingResult:
     status: PortStatus = PortStatus.DOWN
 
 
+class RefusalKind(StrEnum):
+    """Why a driver refused, in a word (the metrics' label); ``reason`` says it in full."""
+
+    VNIC_TYPE_NOT_HANDLED = "vnic_type_not_handled"  # a deferral: another driver's port
+    LEFT_TO_QBH = "left_to_qbh"  # a deferral: an 802.1Qbh port
+    AGENT_MISSING = "agent_missing"
+    AGENT_DOWN = "agent_down"
+    PHYSNET_NOT_MAPPED = "physnet_not_mapped"
+    NETWORK_TYPE_NOT_SUPPORTED = "network_type_not_supported"
+    NO_PROFILEID = "no_profileid"
+    DRIVER_ERROR = "driver_error"
+    OTHER = "other"
+
+    @property
+    def defers(self) -> bool:
+        """The port is simply not this driver's to bind."""
+        return self in (RefusalKind.VNIC_TYPE_NOT_HANDLED, RefusalKind.LEFT_TO_QBH)
+
+
 @dataclass(frozen=True)
 class Refusal:
     reason: str
+    kind: RefusalKind = RefusalKind.OTHER
 
 
 class MechanismDriver(Protocol):
@@ -93,6 +114,7 @@ class MechanismDriver(Protocol):
 class FailureReason:
     driver: str
     reason: str
+    kind: RefusalKind = RefusalKind.OTHER  # not kept with the port: the reason says it
 
     def as_dict(self) -> dict[str, str]:
         return {"driver": self.driver, "reason": self.reason}

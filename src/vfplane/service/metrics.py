@@ -42,31 +42,14 @@ _STATE_OF = {  # device status → the VF state reported; removed and deleted VF
     DeviceStatus.UNAVAILABLE: 2,
     DeviceStatus.UNCLAIMABLE: 2,
 }
-# What a driver's refusal says → the ``reason`` label: a few fixed values, never the text
-# (it names hosts and networks). Refusals that leave a port to another driver are deferrals.
-_REASONS = (
-    ("is not handled by", "vnic_type_not_handled"),
-    ("left to qbh", "left_to_qbh"),
-    ("none has reported", "agent_missing"),
-    ("last heartbeat", "agent_down"),
-    ("is not in the", "physnet_not_mapped"),
-    ("network type", "network_type_not_supported"),
-    ("no profileid", "no_profileid"),
-    ("the driver failed", "driver_error"),
-)
-_DEFERRALS = frozenset({"vnic_type_not_handled", "left_to_qbh"})
-
-
-def reason_kind(reason: str) -> str:
-    """The label value of one driver's refusal (``other`` for a text not known here)."""
-    return next((kind for text, kind in _REASONS if text in reason), "other")
 
 
 def decisive_reason(reasons: Sequence[FailureReason]) -> tuple[str, str]:
     """(driver, reason kind) of a failed binding: the first refusal that is not a deferral
-    to another driver, else the first; ("", "no_driver") when no driver was asked."""
-    kinds = [(r.driver, reason_kind(r.reason)) for r in reasons] or [("", "no_driver")]
-    return next((k for k in kinds if k[1] not in _DEFERRALS), kinds[0])
+    to another driver, else the first; ("", "no_driver") when no driver was asked. The kind
+    is one of a few words (``RefusalKind``), never the reason's text (it names hosts)."""
+    decisive = next((r for r in reasons if not r.kind.defers), reasons[0] if reasons else None)
+    return (decisive.driver, decisive.kind.value) if decisive else ("", "no_driver")
 
 
 class Metrics:

@@ -8,7 +8,7 @@ from tests.unit.binding.fakes import HOST, agent, bridge_agent, context
 from vfplane.binding.drivers.linuxbridge import LinuxBridgeDriver
 from vfplane.binding.drivers.qbh import QbhDriver
 from vfplane.binding.drivers.sriovnicswitch import SriovNicSwitchDriver
-from vfplane.domain.binding import BindingResult, Refusal
+from vfplane.domain.binding import BindingResult, Refusal, RefusalKind
 from vfplane.domain.networks import PortStatus
 
 SRIOV = SriovNicSwitchDriver()
@@ -134,3 +134,38 @@ def test_qbh_refusals(ctx: object, reason: str) -> None:
 def test_one_alive_agent_among_dead_ones_is_enough() -> None:
     agents = (agent(alive=False, age=300), agent())
     assert isinstance(SRIOV.bind(context(agents=agents)), BindingResult)
+
+
+@pytest.mark.parametrize(
+    ("driver", "ctx", "kind"),
+    [
+        (SRIOV, context("normal"), RefusalKind.VNIC_TYPE_NOT_HANDLED),
+        (SRIOV, context(profile={"profileid": "p"}, agents=(agent(),)), RefusalKind.LEFT_TO_QBH),
+        (SRIOV, context(port_profile="pp", agents=(agent(),)), RefusalKind.LEFT_TO_QBH),
+        (SRIOV, context(network_type="vxlan", physnet=None, agents=(agent(),)),
+         RefusalKind.NETWORK_TYPE_NOT_SUPPORTED),
+        (SRIOV, context(), RefusalKind.AGENT_MISSING),
+        (SRIOV, context(agents=(agent(alive=False, age=120),)), RefusalKind.AGENT_DOWN),
+        (SRIOV, context(physnet="physnet2", agents=(agent(physnets=("physnet1",)),)),
+         RefusalKind.PHYSNET_NOT_MAPPED),
+        (BRIDGE, context("direct"), RefusalKind.VNIC_TYPE_NOT_HANDLED),
+        (BRIDGE, context("normal", network_type="geneve", agents=(bridge_agent(),)),
+         RefusalKind.NETWORK_TYPE_NOT_SUPPORTED),
+        (BRIDGE, context("normal", agents=(bridge_agent(alive=False, age=80),)),
+         RefusalKind.AGENT_DOWN),
+        (QBH, context("direct-physical", profile={"profileid": "p"}),
+         RefusalKind.VNIC_TYPE_NOT_HANDLED),
+        (QBH, context(network_type="flat", segment=None, profile={"profileid": "p"}),
+         RefusalKind.NETWORK_TYPE_NOT_SUPPORTED),
+        (QBH, context(agents=(agent(),)), RefusalKind.NO_PROFILEID),
+        (QBH, context(profile={"profileid": "p"}, agents=(agent(physnets=()),)),
+         RefusalKind.PHYSNET_NOT_MAPPED),
+    ],
+)  # fmt: skip
+def test_every_refusal_says_its_kind_in_a_word(
+    driver: SriovNicSwitchDriver | LinuxBridgeDriver | QbhDriver, ctx: object, kind: RefusalKind
+) -> None:
+    refusal = driver.bind(ctx)  # type: ignore[arg-type]
+    assert isinstance(refusal, Refusal)
+    assert refusal.kind is kind
+    assert kind.defers == (kind in (RefusalKind.VNIC_TYPE_NOT_HANDLED, RefusalKind.LEFT_TO_QBH))

@@ -8,7 +8,7 @@ import pytest
 
 from tests.unit.binding.fakes import agent, context
 from vfplane.binding.manager import BindingManager, load_drivers
-from vfplane.domain.binding import BindingResult, PortContext, Refusal
+from vfplane.domain.binding import BindingResult, PortContext, Refusal, RefusalKind
 from vfplane.domain.networks import PortStatus
 from vfplane.errors import ConfigError
 from vfplane.settings import NetworkSettings
@@ -65,6 +65,7 @@ def test_a_driver_that_raises_is_a_refusal() -> None:
     assert outcome.driver == "fine"
     only_broken = BindingManager([broken]).bind(context())
     assert "the driver failed: RuntimeError('boom')" in only_broken.reasons[0].reason
+    assert only_broken.reasons[0].kind is RefusalKind.DRIVER_ERROR
 
 
 def test_no_drivers_fails_with_a_message() -> None:

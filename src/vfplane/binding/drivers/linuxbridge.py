@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from vfplane.binding.drivers._agents import check_host_agent
-from vfplane.domain.binding import LINUX_BRIDGE_AGENT, BindingResult, PortContext, Refusal
+from vfplane.domain.binding import (
+    LINUX_BRIDGE_AGENT,
+    BindingResult,
+    PortContext,
+    Refusal,
+    RefusalKind,
+)
 from vfplane.domain.networks import NetworkType, VifType, VnicType
 
 NETWORK_TYPES = (NetworkType.FLAT, NetworkType.VLAN)
@@ -14,10 +20,16 @@ class LinuxBridgeDriver:
 
     def bind(self, context: PortContext) -> BindingResult | Refusal:
         if context.vnic_type != VnicType.NORMAL:
-            return Refusal(f"vnic_type {context.vnic_type} is not handled by {self.name}")
+            return Refusal(
+                f"vnic_type {context.vnic_type} is not handled by {self.name}",
+                RefusalKind.VNIC_TYPE_NOT_HANDLED,
+            )
         network_type = context.network.network_type
         if network_type not in NETWORK_TYPES:
-            return Refusal(f"network type {network_type} is not supported (flat, vlan)")
+            return Refusal(
+                f"network type {network_type} is not supported (flat, vlan)",
+                RefusalKind.NETWORK_TYPE_NOT_SUPPORTED,
+            )
         refusal = check_host_agent(context, LINUX_BRIDGE_AGENT, "interface_mappings")
         if refusal is not None:
             return refusal

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from vfplane.binding.drivers._agents import check_host_agent
-from vfplane.domain.binding import NIC_SWITCH_AGENT, BindingResult, PortContext, Refusal
+from vfplane.domain.binding import (
+    NIC_SWITCH_AGENT,
+    BindingResult,
+    PortContext,
+    Refusal,
+    RefusalKind,
+)
 from vfplane.domain.networks import NetworkType, PortStatus, VifType, VnicType
 
 SUPPORTED_VNIC_TYPES = (VnicType.DIRECT, VnicType.MACVTAP, VnicType.DIRECT_PHYSICAL)
@@ -29,17 +35,24 @@ class SriovNicSwitchDriver:
 
     def _refusal(self, context: PortContext) -> Refusal | None:
         if context.vnic_type not in SUPPORTED_VNIC_TYPES:
-            return Refusal(f"vnic_type {context.vnic_type} is not handled by {self.name}")
+            return Refusal(
+                f"vnic_type {context.vnic_type} is not handled by {self.name}",
+                RefusalKind.VNIC_TYPE_NOT_HANDLED,
+            )
         if context.profile.get("profileid"):
-            return Refusal("profileid given: 802.1Qbh port, left to qbh")
+            return Refusal("profileid given: 802.1Qbh port, left to qbh", RefusalKind.LEFT_TO_QBH)
         network = context.network
         if network.port_profile:
             return Refusal(
                 f"network {network.id} has port profile {network.port_profile}: "
-                "802.1Qbh port, left to qbh"
+                "802.1Qbh port, left to qbh",
+                RefusalKind.LEFT_TO_QBH,
             )
         if network.network_type not in NETWORK_TYPES:
-            return Refusal(f"network type {network.network_type} is not supported (flat, vlan)")
+            return Refusal(
+                f"network type {network.network_type} is not supported (flat, vlan)",
+                RefusalKind.NETWORK_TYPE_NOT_SUPPORTED,
+            )
         if context.vnic_type == VnicType.DIRECT_PHYSICAL:
             return None  # a whole PF needs no agent: it has no VF settings to apply
         return check_host_agent(context, NIC_SWITCH_AGENT, "device_mappings")
