@@ -39,6 +39,9 @@ _NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 _FIELDS: ContextVar[Mapping[str, Any]] = ContextVar("vfplane_log_fields", default=_NO_FIELDS)
 
 
+REQUEST_ID_PATTERN = f"^{REQUEST_ID_FORMAT.pattern}$"  # for request bodies
+
+
 def new_request_id() -> str:
     return f"req-{uuid.uuid4()}"
 

@@ -54,11 +54,12 @@ class DomainReport:
     state: str  # running | shutoff | error
     message: str = ""
     xml: str | None = None
-    request_id: str | None = None  # the call this state answers (sent as the report's header)
+    request_id: str | None = None  # the call this state answers (the server logs it so)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.server_id, "state": self.state, "message": self.message,
-                "xml": self.xml}  # fmt: skip
+        found = {"id": self.server_id, "state": self.state, "message": self.message,
+                 "xml": self.xml}  # fmt: skip
+        return {**found, "request_id": self.request_id} if self.request_id else found
 
     @property
     def key(self) -> tuple[str, str, str, str]:

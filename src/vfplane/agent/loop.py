@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,22 +101,22 @@ class Agent:
         """Tell the server what it does not show yet: ports up that are not ACTIVE in the
         desired state (which carries each port's status), ports down, and errors.
 
-        A pass over N ports thus reports only what changed, not N ports each time; one report
-        per request id that asked for the changes (usually one), sent as its header.
+        A pass over N ports thus reports only what changed, not N ports each time, in one
+        call: each port with the request id that asked for its change (``request_ids``), so
+        the server's line about it names that call.
         """
         status = {str(port["port_id"]): port.get("status") for port in ports}
         up = [port_id for port_id in outcome.up if status.get(port_id) != PortStatus.ACTIVE]
-        ids = outcome.request_ids
-        bodies: dict[str | None, dict[str, list[Any]]] = {}
-        for key, port_id, item in [*(("up", p, p) for p in up),
-                                   *(("down", p, p) for p in outcome.down),
-                                   *(("errors", p, {"port_id": p, "message": m})
-                                     for p, m in outcome.errors.items())]:  # fmt: skip
-            body = bodies.setdefault(ids.get(port_id), {"up": [], "down": [], "errors": []})
-            body[key].append(item)
-        for request_id, body in bodies.items():
-            self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json=body,
-                              request_id=request_id)  # fmt: skip
+        if not (up or outcome.down or outcome.errors):
+            return
+        errors = [{"port_id": p, "message": m} for p, m in outcome.errors.items()]
+        reported = {*up, *outcome.down, *outcome.errors}
+        ids = {p: rid for p, rid in outcome.request_ids.items() if p in reported}
+        body: dict[str, Any] = {"up": up, "down": outcome.down, "errors": errors}
+        if ids:
+            body["request_ids"] = ids
+        self._client.call("POST", f"/v1/hosts/{self.host}/ports/status", json=body,
+                          request_id=_only(ids.values()))  # fmt: skip
 
     def _report_originals(self, state: Mapping[str, Any]) -> None:
         """Tell the server the saved originals (every VF's, by address) when the digest of
@@ -136,13 +136,10 @@ class Agent:
         (every one when ``force``): a pass over N servers sends what changed, not N reports."""
         keys = {r.server_id: r.key for r in reports}  # the XML's digest: a reboot changes it
         fresh = [r for r in reports if force or self._domains_reported.get(r.server_id) != r.key]
-        groups: dict[str | None, list[DomainReport]] = {}
-        for report in fresh:  # one report per request id that asked (usually one)
-            groups.setdefault(report.request_id, []).append(report)
-        for request_id, group in groups.items():
-            body = {"servers": [r.as_dict() for r in group]}
+        if fresh:  # one call; each server's report names the request that asked
+            body = {"servers": [r.as_dict() for r in fresh]}
             self._client.call("POST", f"/v1/hosts/{self.host}/servers/status", json=body,
-                              request_id=request_id)  # fmt: skip
+                              request_id=_only(r.request_id for r in fresh))  # fmt: skip
         self._domains_reported = keys
 
     def reconcile_once(self, since: int) -> int:
@@ -223,3 +220,10 @@ class Agent:
                 since = -1
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
+
+
+def _only(request_ids: Iterable[str | None]) -> str | None:
+    """The request id of a report: the one all its items share, else none (each item names
+    its own)."""
+    found = set(request_ids)
+    return found.pop() if len(found) == 1 else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from vfplane.api.deps import ApiDependencies, Caller, Db, Deps
 from vfplane.api.network.common import iso
 from vfplane.db.tables import Host, PciDeviceRecord
+from vfplane.logs import REQUEST_ID_PATTERN
 from vfplane.service import hosts as service
 from vfplane.service.context import RequestContext
 
@@ -72,6 +73,10 @@ class StatusBody(_Body):
     errors: list[PortErrorBody] = Field(default_factory=list)
     # Every VF's saved original, by PCI address (omitted: unchanged since last told).
     originals: dict[str, SavedOriginalBody] | None = None
+    # Port id → the request id that asked for its change (the server's line names it).
+    request_ids: dict[str, Annotated[str, Field(pattern=REQUEST_ID_PATTERN)]] = Field(
+        default_factory=dict
+    )
 
 
 def render_host(host: Host) -> dict[str, Any]:
@@ -156,6 +161,6 @@ def report_status(
     originals = None if body.originals is None else {
         address: saved.model_dump() for address, saved in body.originals.items()}  # fmt: skip
     report = service.StatusReport(body.up, body.down, {e.port_id: e.message for e in body.errors},
-                                  originals)  # fmt: skip
+                                  originals, body.request_ids)  # fmt: skip
     ignored = service.report_port_status(session, caller, host, report, deps.clock())
     return {"ignored": ignored}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vfplane.api.compute.servers import boot_tools
 from vfplane.api.deps import Caller, Db, Deps
 from vfplane.errors import NotFound
+from vfplane.logs import REQUEST_ID_PATTERN
 from vfplane.service import server_domains, servers
 
 router = APIRouter(prefix="/v1", tags=["native: servers"])
@@ -22,6 +23,7 @@ class DomainStatus(BaseModel):
     state: str = Field(pattern="^(running|shutoff|error)$")
     message: str = Field("", max_length=4096)
     xml: str | None = Field(None, max_length=1_000_000)
+    request_id: str | None = Field(None, pattern=REQUEST_ID_PATTERN)  # the call it answers
 
 
 class DomainStatusBody(BaseModel):
@@ -51,7 +53,8 @@ def domain(server_id: str, caller: Caller, session: Db) -> Response:
 
 @router.post("/hosts/{host}/servers/status", summary="Report domains running or failed (agents)")
 def report(host: str, body: DomainStatusBody, caller: Caller, session: Db, deps: Deps) -> Any:
-    reports = [server_domains.DomainReport(s.id, s.state, s.message, s.xml) for s in body.servers]
+    reports = [server_domains.DomainReport(s.id, s.state, s.message, s.xml, s.request_id)
+               for s in body.servers]  # fmt: skip
     tools, now = boot_tools(deps), deps.clock()
     ignored = server_domains.report_domains(session, caller, host, reports, tools, now)
     return {"ignored": ignored}

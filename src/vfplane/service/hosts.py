@@ -227,6 +227,7 @@ class StatusReport:
     down: Sequence[str] = ()
     errors: Mapping[str, str] = field(default_factory=dict)
     originals: Mapping[str, Mapping[str, Any]] | None = None  # every saved original, or None
+    request_ids: Mapping[str, str] = field(default_factory=dict)  # port → the call that asked
 
 
 def store_originals(
@@ -268,7 +269,8 @@ def report_port_status(
             port.status, port.status_reason, port.updated_at = status, reason, now
             LOG.info("port %s is %s on host %s (its agent reports)%s", port_id, status, host,
                      f": {reason}" if reason else "",
-                     extra={"port_id": port_id, "host": host, "status": status})  # fmt: skip
+                     extra={"port_id": port_id, "host": host, "status": status,
+                            "request_id": report.request_ids.get(port_id)})  # fmt: skip
     server_domains.servers_of_ports(session, sorted(bound), now)
     if report.originals is not None:
         store_originals(session, host, report.originals)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from vfplane.db.compute_tables import InstanceAction, Server
 from vfplane.db.tables import PciDeviceRecord, Port
 from vfplane.errors import InvalidDomainSpec
+from vfplane.logs import log_context
 from vfplane.service import server_actions, server_interfaces
 from vfplane.service.context import RequestContext
 from vfplane.service.port_bindings import current_binding
@@ -152,6 +153,7 @@ class DomainReport:
     state: str  # running | shutoff | error
     message: str = ""
     xml: str | None = None
+    request_id: str | None = None  # the call whose outcome this is: the lines about it name it
 
 
 def _plugged_ports(xml: str | None) -> set[str] | None:
@@ -209,10 +211,11 @@ def report_domains(
         if server is None or server.host != host or server.deleted_at is not None:
             ignored.append(report.server_id)
             continue
-        LOG.info("server %s: domain %s on host %s%s", server.id, report.state, host,
-                 f" ({report.message})" if report.message else "",
-                 extra={"server_id": server.id, "host": host, "state": report.state})  # fmt: skip
-        _apply(session, context, server, report, tools, now)
+        with log_context(request_id=report.request_id, server_id=server.id):
+            LOG.info("server %s: domain %s on host %s%s", server.id, report.state, host,
+                     f" ({report.message})" if report.message else "",
+                     extra={"host": host, "state": report.state})  # fmt: skip
+            _apply(session, context, server, report, tools, now)
     session.commit()
     return ignored
 

@@ -98,3 +98,20 @@ def test_the_desired_state_names_the_request_that_last_changed_each_port(api: Ap
     desired = api.get("agent", f"/v1/hosts/{HOST}/desired?timeout=0").json()
     assert desired["ports"][0]["request_id"] == update.headers[REQUEST_ID] != created_by
     assert desired["released"] == {"servers": {}, "ports": {}}
+
+
+def test_a_report_names_the_request_behind_each_port_it_reports(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    port_id, created_by = _bound_port(api)
+    caplog.handler.addFilter(logs.ContextFilter())
+    caplog.set_level(logging.INFO)
+    body = {"up": [port_id], "request_ids": {port_id: created_by}}
+    report = api.post("agent", f"/v1/hosts/{HOST}/ports/status", body)  # no header: several
+    assert report.status_code == 200, report.text
+    (line,) = [r for r in caplog.records if r.name == "vfplane.service.hosts"]
+    assert (line.port_id, line.request_id) == (port_id, created_by)
+    malformed = {"down": [port_id], "request_ids": {port_id: "not-a-request-id"}}
+    refused = api.post("agent", f"/v1/hosts/{HOST}/ports/status", malformed)
+    assert refused.status_code == 400, refused.text
+    assert "request_ids" in refused.text

@@ -32,6 +32,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.ports: list[dict[str, Any]] = []
         self.reports: list[dict[str, Any]] = []
+        self.headers: list[str | None] = []  # each report's X-OpenStack-Request-ID
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         if method == "GET" and path == f"/v1/hosts/{HOST}/desired":
@@ -39,6 +40,7 @@ class FakeServer:
         if method == "POST" and path == STATUS_PATH:
             body = kwargs["json"]
             self.reports.append(body)
+            self.headers.append(kwargs.get("request_id"))
             statuses = {**dict.fromkeys(body["down"], "DOWN"),
                         **dict.fromkeys(body["up"], "ACTIVE"),
                         **{e["port_id"]: "ERROR" for e in body["errors"]}}  # fmt: skip
@@ -157,3 +159,20 @@ def test_without_a_status_in_the_desired_state_every_port_up_is_reported(
     server.ports = [_port("p1", 1, status), _port("p2", 2, status)]
     assert agent.reconcile_once(-1) == 7
     assert server.reports == [{"up": ["p1", "p2"], "down": [], "errors": []}]
+
+
+def test_ports_changed_by_several_calls_are_reported_at_once_each_with_its_request_id(
+    agent: Agent, server: FakeServer
+) -> None:
+    first = "req-11111111-1111-1111-1111-111111111111"
+    second = "req-22222222-2222-2222-2222-222222222222"
+    server.ports = [{**_port("p1", 1, "DOWN"), "request_id": first},
+                    {**_port("p2", 2, "DOWN"), "request_id": second}]  # fmt: skip
+    agent.reconcile_once(-1)
+    assert server.reports == [{"up": ["p1", "p2"], "down": [], "errors": [],
+                               "request_ids": {"p1": first, "p2": second}}]  # fmt: skip
+    assert server.headers == [None]  # no one call asked for the whole report
+    server.ports.append({**_port("p3", 3, "DOWN"), "request_id": first})
+    agent.reconcile_once(7)
+    assert server.reports[-1]["up"] == ["p3"]
+    assert server.headers[-1] == first  # one call's change: the report is that call's
