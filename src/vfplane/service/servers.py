@@ -164,8 +164,19 @@ def place(
 ) -> Candidate | None:
     """Claim on the best host for ``server``, keeping the scheduler's explanation."""
     candidate, decision = claim_best(session, server.id, request, hosts)
-    server.explanation = {"summary": decision.summary, "hosts": decision.explain()}
+    server.explanation = {"summary": _summary(decision, candidate), "hosts": decision.explain()}
     return candidate
+
+
+def _summary(decision: Decision, chosen: Candidate | None) -> str:
+    """The scheduler's one line: why no host fits, or where the server went and why not
+    elsewhere ("placed on compute-2 (3 hosts fit); 1 host: 1 has no device on physnet3")."""
+    if chosen is None:
+        return decision.summary
+    fit = len(decision.candidates)
+    placed = f"placed on {chosen.host} ({fit} host{'' if fit == 1 else 's'} fit"
+    placed += f", {decision.skipped} not examined)" if decision.skipped else ")"
+    return f"{placed}; {decision.summary}" if decision.rejected or decision.bulk else placed
 
 
 def _slots(ports: Sequence[ServerPort], candidate: Candidate) -> dict[str, str | None]:

@@ -73,6 +73,8 @@ def test_direct_port_lands_on_a_vf_and_goes_active(api: Api) -> None:
     assert bound["device_id"] == server["id"]
     assert _devices(api)[profile["pci_slot"]] == "allocated"
     assert _devices(api)[PF] == "unavailable"
+    explained = api.get("admin", f"/v1/servers/{server['id']}/explain").json()["server"]
+    assert explained["explanation"]["summary"].startswith("placed on compute-1 (")
     desired = api.get("admin", "/v1/hosts/compute-1/desired?timeout=0").json()
     assert [s["id"] for s in desired["servers"]] == [server["id"]]
     api.post("agent-c1", "/v1/hosts/compute-1/ports/status", {"up": [port["id"]]})
