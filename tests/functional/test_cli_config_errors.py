@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from tests.functional.conftest import Invoke
+from vfplane.db import migrate
+from vfplane.db.engine import make_engine
 
 AGENT = "[agent]\nusername = 'agent'\npassword = 'secret'\nnic_driver = 'simulated'\n"
 
@@ -60,3 +63,20 @@ def test_agent_with_a_bad_config_exits_2_naming_the_key(
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: ")
     assert message in line
+
+
+def test_a_server_older_than_its_schema_exits_2_naming_both_revisions(
+    vfplane: Invoke, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    engine = make_engine(f"sqlite:///{data / 'vfplane.db'}")
+    migrate.upgrade(engine)
+    with engine.begin() as connection:  # as a newer release would leave it
+        connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+    result = vfplane("server", "--config", _config(tmp_path, ""), "--data-dir", data)
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: the database schema is at revision 0999")
+    assert f"it knows up to {migrate.head_revision()}" in line
