@@ -87,3 +87,22 @@ def test_image_create_show_set_and_delete(cloud: Cloud) -> None:
     gone = cloud.openstack("demo", "image", "show", "e2e-img1", check=False)
     assert gone.returncode == 1
     assert "No Image found for e2e-img1" in gone.stderr
+
+
+def test_server_event_show_by_request_id(cloud: Cloud) -> None:
+    cloud.json("admin", "flavor", "create", "--vcpus", "1", "--ram", "64", "e2e-ev")
+    server = cloud.json("demo", "server", "create", "--flavor", "e2e-ev", "--image",
+                        "cirros-0.6.2", "--nic", "none", "e2e-ev")  # fmt: skip
+    try:
+        listed = cloud.json("demo", "server", "event", "list", server["id"])
+        request_id = next(e["Request ID"] for e in listed if e["Action"] == "create")
+        shown = cloud.json("demo", "server", "event", "show", server["id"], request_id)
+        assert (shown["action"], shown["request_id"]) == ("create", request_id)
+        assert shown["events"] == []
+        unknown = cloud.openstack("demo", "server", "event", "show", server["id"], "req-nope",
+                                  check=False)  # fmt: skip
+        assert unknown.returncode == 1
+        assert "Action req-nope not found" in unknown.stderr
+    finally:
+        cloud.openstack("demo", "server", "delete", server["id"])
+        cloud.openstack("admin", "flavor", "delete", "e2e-ev")

@@ -130,6 +130,49 @@ def test_stop_then_start(api: Api) -> None:
     assert [a for a, _ in actions] == ["create", "stop", "start"]
 
 
+def _show_action(api: Api, server_id: str, request_id: str, who: str = "demo",
+                 headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+    return api.get(who, f"{SERVERS}/{server_id}/os-instance-actions/{request_id}",
+                   headers=NEW if headers is None else headers)  # fmt: skip
+
+
+def test_one_action_is_shown_by_its_request_id(api: Api) -> None:
+    _register(api)
+    server_id = _boot(api, _network(api))
+    stop = _action(api, server_id, {"os-stop": None})
+    assert stop.status_code == 202
+    listed = {a["action"]: a for a in _actions(api, server_id)}
+    assert listed["stop"]["request_id"] == stop.headers["X-OpenStack-Request-ID"]
+    for name in ("create", "stop"):
+        response = _show_action(api, server_id, listed[name]["request_id"])
+        assert response.status_code == 200, response.text
+        # No per-action events are recorded: Nova's list, empty, from 2.51 for the owner.
+        assert response.json() == {"instanceAction": {**listed[name], "events": []}}
+    create = listed["create"]["request_id"]
+    old = {"OpenStack-API-Version": "compute 2.50"}
+    assert "events" not in _show_action(api, server_id, create, headers=old).json()[
+        "instanceAction"]  # fmt: skip
+    assert _show_action(api, server_id, create, "admin", old).json()["instanceAction"][
+        "events"] == []  # fmt: skip
+
+
+def test_an_unknown_request_id_or_another_projects_server_is_404(api: Api) -> None:
+    _register(api)
+    server_id = _boot(api, _network(api))
+    unknown = _show_action(api, server_id, "req-00000000-0000-0000-0000-000000000000")
+    assert unknown.status_code == 404
+    assert unknown.json() == {
+        "itemNotFound": {
+            "code": 404,
+            "message": "Action req-00000000-0000-0000-0000-000000000000 not found",
+        }
+    }
+    request_id = _actions(api, server_id)[0]["request_id"]
+    foreign = _show_action(api, server_id, request_id, who="other")
+    assert foreign.status_code == 404
+    assert f"Instance {server_id} could not be found." in foreign.text
+
+
 def test_actions_in_the_wrong_state_or_by_a_reader_are_refused(api: Api) -> None:
     _register(api)
     server_id = _boot(api, _network(api))

@@ -16,7 +16,7 @@ from vfplane.api.deps import ApiDependencies, Caller, Db, Deps
 from vfplane.api.network.common import iso
 from vfplane.db.compute_tables import InstanceAction, Server
 from vfplane.db.tables import IpAllocation, Network, Port, Subnet
-from vfplane.errors import InvalidInput
+from vfplane.errors import InvalidInput, NotFound
 from vfplane.service import flavors, images, servers
 from vfplane.service.context import RequestContext
 from vfplane.service.networks import list_networks
@@ -231,12 +231,35 @@ def delete_server(server_id: str, caller: Caller, session: Db, deps: Deps) -> Re
     return Response(status_code=204)
 
 
+def _render_action(a: InstanceAction) -> dict[str, Any]:
+    return {"action": a.action, "instance_uuid": a.server_id, "request_id": a.request_id,
+            "user_id": a.user_id, "project_id": a.project_id, "start_time": iso(a.start_time),
+            "message": a.message}  # fmt: skip
+
+
 @router.get("/servers/{server_id}/os-instance-actions", summary="What was done to a server")
 def list_actions(server_id: str, caller: Caller, session: Db) -> dict[str, Any]:
     server = servers.get_server(session, caller, server_id)
     rows = session.scalars(select(InstanceAction).where(InstanceAction.server_id == server.id)
                            .order_by(InstanceAction.start_time))  # fmt: skip
-    return {"instanceActions": [
-        {"action": a.action, "instance_uuid": a.server_id, "request_id": a.request_id,
-         "user_id": a.user_id, "project_id": a.project_id, "start_time": iso(a.start_time),
-         "message": a.message} for a in rows]}  # fmt: skip
+    return {"instanceActions": [_render_action(a) for a in rows]}
+
+
+@router.get("/servers/{server_id}/os-instance-actions/{request_id}",
+            summary="One action on a server, by its request id")  # fmt: skip
+def show_action(server_id: str, request_id: str, caller: Caller, session: Db,
+                version: Microversion) -> dict[str, Any]:  # fmt: skip
+    server = servers.get_server(session, caller, server_id)
+    query = (select(InstanceAction)
+             .where(InstanceAction.server_id == server.id,
+                    InstanceAction.request_id == request_id)
+             .order_by(InstanceAction.start_time.desc(), InstanceAction.id.desc()))  # fmt: skip
+    action = session.scalars(query).first()
+    if action is None:  # Nova's own wording for this 404
+        raise NotFound(f"Action {request_id} not found", kind="InstanceActionNotFound")
+    body = _render_action(action)
+    # Nova shows events to admins at every microversion and to the owner from 2.51.
+    # vfplane records no per-action events, so the list is always empty.
+    if caller.is_admin_or_service or version >= APIVersion(2, 51):
+        body["events"] = []
+    return {"instanceAction": body}
