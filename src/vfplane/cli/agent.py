@@ -70,7 +70,7 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 def agent(
     config: Path | None = typer.Option(
-        None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml with [agent] and [pci]."
+        None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml with \\[agent] and \\[pci]."
     ),
     log_format: LogFormat | None = LOG_FORMAT_OPTION,
 ) -> None:

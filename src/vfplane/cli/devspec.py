@@ -12,7 +12,7 @@ from vfplane.domain.devspec import MatchSubject, parse_device_spec
 from vfplane.errors import InvalidDeviceSpec, InvalidPciAddress
 from vfplane.host.sysfs import SysfsReader
 
-app = typer.Typer(help="Check [pci] device_spec entries.", no_args_is_help=True)
+app = typer.Typer(help="Check \\[pci] device_spec entries.", no_args_is_help=True)
 
 EXIT_NO_MATCH = 1
 

@@ -21,10 +21,10 @@ from vfplane.settings import load_settings
 
 def inventory(
     sysfs_root: Path | None = typer.Option(
-        None, "--sysfs-root", help="Host root to read (default: [agent] sysfs_root, or /)."
+        None, "--sysfs-root", help="Host root to read (default: \\[agent] sysfs_root, or /)."
     ),
     config: Path | None = typer.Option(
-        None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml with [pci] and [agent]."
+        None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml with \\[pci] and \\[agent]."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a tree."),
 ) -> None:

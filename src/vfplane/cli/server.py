@@ -52,9 +52,12 @@ def build_api(settings: Settings, engine: Engine) -> Any:
 
 def server(
     config: Path | None = typer.Option(
-        None, "--config", envvar="VFPLANE_CONFIG", help="vfplane.toml ([server], [database], …)."
+        None,
+        "--config",
+        envvar="VFPLANE_CONFIG",
+        help="vfplane.toml (\\[server], \\[database], …).",
     ),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Overrides [server] data_dir."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Overrides \\[server] data_dir."),
     log_format: LogFormat | None = LOG_FORMAT_OPTION,
 ) -> None:
     """Run the API server (Keystone, Neutron, Nova, Glance compatible and /v1)."""

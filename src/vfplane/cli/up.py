@@ -187,9 +187,14 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 
 def _check_port(port: int) -> None:
+    """Refuse a port another process listens on, as uvicorn's own bind would: with
+    SO_REUSEADDR (asyncio's default on Unix), so that the previous run's connections still in
+    TIME_WAIT do not block a restart; bind and listen, since only a listener conflicts then."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
+            probe.listen()
         except OSError as exc:
             raise ApiCallError(0, f"port {port} on 127.0.0.1 is in use ({exc.strerror}); choose "
                                "another with --port") from exc  # fmt: skip
@@ -242,7 +247,7 @@ def _bring_up_agents(
 
 def up(
     hosts_file: Path | None = typer.Option(
-        None, "--hosts", help="Cluster file (TOML [[hosts]]); default: 3 hosts, 2 physnets."
+        None, "--hosts", help="Cluster file (TOML [\\[hosts]]); default: 3 hosts, 2 physnets."
     ),
     data_dir: Path = typer.Option(Path("vfplane-data"), "--data-dir", help="State and logs."),
     port: int = typer.Option(9696, "--port", min=1, max=65535, help="API port on 127.0.0.1."),
