@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -76,17 +77,26 @@ async def _warm_host_view(deps: ApiDependencies) -> None:
         gc.freeze()
 
 
-async def _sweep(deps: ApiDependencies) -> None:
+async def _in_thread(running: set[asyncio.Task[Any]], work: Callable[[], object]) -> None:
+    """``work`` in a worker thread, shielded: a cancelled sweep still ends its work there
+    (and the app's shutdown waits for what is in ``running``)."""
+    task = asyncio.ensure_future(run_in_threadpool(work))
+    running.add(task)
+    task.add_done_callback(running.discard)
+    await asyncio.shield(task)
+
+
+async def _sweep(deps: ApiDependencies, running: set[asyncio.Task[Any]]) -> None:
     """Orphaned devices are freed at startup and after every build-timeout sweep (which
     may leave some: a boot whose claim races the timeout)."""
     while True:
         try:
-            await run_in_threadpool(sweep_orphaned_devices, deps)
+            await _in_thread(running, lambda: sweep_orphaned_devices(deps))
         except Exception:
             LOG.exception("the orphaned-device sweep failed; trying again later")
         await asyncio.sleep(SWEEP_INTERVAL)
         try:
-            await run_in_threadpool(expire_stuck_builds, deps)
+            await _in_thread(running, lambda: expire_stuck_builds(deps))
         except Exception:
             LOG.exception("the build-timeout sweep failed; trying again later")
 
@@ -96,7 +106,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Read the hosts for the scheduler; sweep stuck builds; on PostgreSQL, other server
     processes' changes wake our waiters."""
     deps: ApiDependencies = app.state.deps
-    sweeper = asyncio.create_task(_sweep(deps))
+    running: set[asyncio.Task[Any]] = set()  # sweeps in worker threads
+    sweeper = asyncio.create_task(_sweep(deps, running))
     warming = asyncio.create_task(_warm_host_view(deps))
     engine = deps.sessions.kw["bind"]
     listeners = []
@@ -116,6 +127,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         sweeper.cancel()
         warming.cancel()
+        # A sweep already in a worker thread runs to its end: wait for it, or it could act
+        # (with this app's clock) after the app is gone.
+        await asyncio.gather(sweeper, warming, *running, return_exceptions=True)
         for listener in listeners:
             listener.stop()
 
