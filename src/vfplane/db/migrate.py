@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from vfplane.errors import ConfigError
 
@@ -23,17 +25,39 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x7666706C  # PostgreSQL advisory lock key ("vfpl") held while migrating
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; a no-op when it is there already. A schema newer
-    than this vfplane knows (a newer release migrated it) is refused, naming both."""
-    found = current_revision(engine)
-    if found is not None and not _known(found):
-        raise ConfigError(
-            f"the database schema is at revision {found}, which this vfplane does not know "
-            f"(it knows up to {head_revision()}): a newer vfplane migrated it; run that "
-            "release or a newer one"
-        )
-    command.upgrade(alembic_config(engine), revision)
+    than this vfplane knows (a newer release migrated it) is refused, naming both. On
+    PostgreSQL, server processes starting together migrate one after the other."""
+    with _migration_lock(engine):
+        found = current_revision(engine)
+        if found is not None and not _known(found):
+            raise ConfigError(
+                f"the database schema is at revision {found}, which this vfplane does not "
+                f"know (it knows up to {head_revision()}): a newer vfplane migrated it; run "
+                "that release or a newer one"
+            )
+        command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """PostgreSQL: an advisory lock for the session of one connection, for as long as the
+    migration runs (released if the process dies). SQLite serves one server process."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -3,6 +3,7 @@ schema a new database gets; and every revision downgrades to the one before it."
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -122,3 +123,30 @@ def test_downgrade_steps_back_through_every_revision(empty_databases: EmptyDatab
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrate.upgrade(engine)
         assert schema_of(engine) == schemas[REVISIONS[-1]]
+
+
+def test_server_processes_starting_together_migrate_one_after_the_other(
+    empty_databases: EmptyDatabases,
+) -> None:
+    if empty_databases.backend != "postgresql":
+        pytest.skip("on SQLite one server process serves the database")
+    url = empty_databases.new()
+    start, failures = threading.Barrier(3), []
+
+    def start_a_server() -> None:
+        with engine_for(url) as engine:
+            start.wait()
+            try:
+                migrate.upgrade(engine)
+            except Exception as exc:  # what a second server starting unguarded would hit
+                failures.append(exc)
+
+    starting = [threading.Thread(target=start_a_server, daemon=True) for _ in range(3)]
+    for thread in starting:
+        thread.start()
+    for thread in starting:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in starting), "a migration hangs"
+    assert failures == []
+    with engine_for(url) as engine:
+        assert migrate.current_revision(engine) == migrate.head_revision()
