@@ -11,9 +11,10 @@ from typing import Any
 
 from vfplane.agent.domains import DomainReconciler, DomainReport
 from vfplane.agent.inventory import HostInventory
-from vfplane.agent.reconcile import Outcome, Reconciler, originals_digest
+from vfplane.agent.reconcile import Outcome, Reconciler
 from vfplane.client import ApiClient
 from vfplane.domain.networks import PortStatus
+from vfplane.domain.vfstate import originals_digest
 from vfplane.errors import VfplaneError
 from vfplane.logs import log_context
 

@@ -7,8 +7,6 @@ before its first change, and every write is read back before the port is reporte
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -265,13 +263,6 @@ class Reconciler:
 
 def _request_ids(desired: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {str(p["port_id"]): str(p["request_id"]) for p in desired if p.get("request_id")}
-
-
-def originals_digest(originals: Mapping[str, Any]) -> str:
-    """SHA-256 of the saved originals (address → record) in canonical JSON, as the server
-    computes it of those it keeps (``service.hosts.originals_digest``)."""
-    canonical = json.dumps(originals, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _target(action: WriteAction) -> VfConfig:

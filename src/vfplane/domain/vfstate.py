@@ -17,6 +17,8 @@ Rules (Neutron's SR-IOV agent, Nova's VF handling and sriov-cni's save/restore):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -289,3 +291,11 @@ def _converge(
         actions.append(ReportDown(entry.port_id))
     actions.append(ReportUp(port.port_id))
     return actions
+
+
+def originals_digest(originals: Mapping[str, Any]) -> str:
+    """SHA-256 of saved originals (VF address → record) in canonical JSON: the server puts
+    the digest of those it keeps in the desired state, and the agent reports its own only
+    when they differ."""
+    canonical = json.dumps(originals, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -17,6 +15,7 @@ from sqlalchemy.orm import Session
 from vfplane.db.tables import Host, Network, PciDeviceRecord, Port, PortBinding
 from vfplane.domain.device_states import DeviceStatus
 from vfplane.domain.networks import PortStatus, VifType
+from vfplane.domain.vfstate import originals_digest
 from vfplane.errors import NotFound
 from vfplane.service import qos, server_domains
 from vfplane.service.context import RequestContext
@@ -212,13 +211,6 @@ def _restore_ids(
         Port.id.in_(sorted(held)), Port.request_id.is_not(None)
     )
     return {port_id: str(rid) for port_id, rid in session.execute(query)} if held else {}
-
-
-def originals_digest(originals: Mapping[str, Any]) -> str:
-    """SHA-256 of the saved originals (address → record) in canonical JSON; the agent's
-    ``reconcile.originals_digest`` computes the same of its own."""
-    canonical = json.dumps(originals, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
