@@ -64,7 +64,7 @@ def recent_events(
     caller: Caller,
     session: Db,
     limit: int = Query(50, ge=1, le=events.KEEP),
-    kind: str | None = Query(None, description="binding_failed or no_valid_host"),
+    kind: events.EventKind | None = Query(None, description="binding_failed or no_valid_host"),
 ) -> dict[str, Any]:
     found = service.recent_events(session, caller, limit, kind)
     return {"events": [render_event(e) for e in found]}

@@ -335,3 +335,9 @@ def test_an_agent_tells_the_originals_it_saved_and_forgot(
         assert _detail(api, slot)["saved_original"] is None
     finally:
         agent.close()
+
+
+def test_an_unknown_event_kind_is_refused_by_name(dash: Api) -> None:
+    refused = dash.get("admin", f"{DASH}/events?kind=crashed")
+    assert refused.status_code == 400, refused.text
+    assert "kind" in refused.text
